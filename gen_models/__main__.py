@@ -1,0 +1,101 @@
+"""``python -m gen_models list | fetch NAME…|--all [--to DIR] | lock [NAME…]``."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+from . import hub
+from .errors import GenModelsError
+from .manifest import WeightsEntry, load_manifest
+from .registry import BUNDLED
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "?"
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return "?"
+
+
+def _status(entry: WeightsEntry) -> str:
+    if hub.local_override(entry):
+        return "local"
+    return "cached" if hub.is_cached(entry) else "no"
+
+
+def cmd_list(_: argparse.Namespace) -> int:
+    manifest = load_manifest()
+    rows = [("name", "size", "license", "cached", "architecture")]
+    rows += [(e.name, _size(e.size), e.license, _status(e), e.architecture) for e in manifest]
+    rows += [(b.name, "-", b.license, "bundled", b.factory.split(":")[0].rsplit(".", 1)[-1]) for b in BUNDLED.values()]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    return 0
+
+
+def _selected(args: argparse.Namespace) -> list[WeightsEntry]:
+    manifest = load_manifest()
+    if args.all:
+        return list(manifest)
+    if not args.names:
+        raise GenModelsError("name the weights to use, or pass --all (see `python -m gen_models list`)")
+    return [manifest[name] for name in args.names]
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    failures = 0
+    for entry in _selected(args):
+        try:
+            path = hub.weights_path(entry)
+        except GenModelsError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failures += 1
+            continue
+        if args.to:
+            target = Path(args.to) / entry.name / entry.basename
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+            path = target
+        print(f"{entry.name}: {path}")
+    return 1 if failures else 0
+
+
+def cmd_lock(args: argparse.Namespace) -> int:
+    manifest = load_manifest()
+    names = args.names or [e.name for e in manifest]
+    for name in names:
+        locked = hub.lock_entry(manifest[name])
+        manifest = manifest.with_entry(locked)
+        print(f"{name}: revision {locked.revision}, sha256 {locked.sha256}, {locked.size} bytes")
+    print(f"wrote {manifest.save()}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gen_models", description="Manage the demos' pretrained weights.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="every weights file: size, licence, whether it is on this machine")
+    fetch = sub.add_parser("fetch", help="download weights into the Hugging Face cache (for offline use)")
+    fetch.add_argument("names", nargs="*")
+    fetch.add_argument("--all", action="store_true", help="every entry of the manifest")
+    fetch.add_argument("--to", metavar="DIR", help="also copy them into DIR/<name>/ (a GEN_MODELS_WEIGHTS_DIR)")
+    lock = sub.add_parser("lock", help="download, then pin each entry's commit, sha256 and size in the manifest")
+    lock.add_argument("names", nargs="*", help="entries to lock (default: all)")
+    args = parser.parse_args(argv)
+    handler = {"list": cmd_list, "fetch": cmd_fetch, "lock": cmd_lock}[args.command]
+    try:
+        return handler(args)
+    except GenModelsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
