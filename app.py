@@ -1,0 +1,32 @@
+"""All demos as tabs of one Gradio app: python app.py [--host H] [--port P] [--share]."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from webui import DEMOS, launch, load_demo, parse_args
+
+TITLE = "Generative models, seen working"
+
+
+def build_app() -> gr.Blocks:
+    with gr.Blocks(title=TITLE) as demo:
+        gr.Markdown(
+            f"# {TITLE}\nGANs, autoencoders and the deepfake techniques built on them, with the original papers' "
+            "checkpoints. Everything generated here is synthetic and labelled as such in its file metadata."
+        )
+        with gr.Tabs():
+            for entry in DEMOS:
+                with gr.Tab(entry.title):
+                    if entry.folder:
+                        load_demo(entry.folder).build()
+                    else:
+                        gr.Markdown(f"### {entry.title}\n{entry.summary}\n\n*This demo is being built; it is not "
+                                    "available in this version yet.*")
+    return demo
+
+
+demo = build_app()
+
+if __name__ == "__main__":
+    launch(demo, parse_args(description=TITLE))

@@ -1,0 +1,99 @@
+"""The launched app, as users and API clients see it: gradio_client calls and a headless-Chromium page load."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "spaces" / "age" / "examples"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    port = free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            log.seek(0)
+            pytest.fail(f"app.py exited early:\n{log.read().decode()[-3000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("app.py did not start serving within 120 s")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def client(app_url):
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False)
+
+
+def test_predict_age_api_on_the_astronaut(client):
+    from gradio_client import handle_file
+
+    data = client.predict([handle_file(str(EXAMPLES / "astronaut.jpg"))], "dlib-age", False, api_name="/predict_age")
+    assert data["face_count"] == 1
+    face = data["images"][0]["faces"][0]
+    assert 25 <= face["age"] <= 60
+    left, top, right, bottom = face["box"]
+    assert 150 < left < right < 300 and 50 < top < bottom < 200  # her face, in the 512×512 photo
+    assert abs(sum(face["buckets"].values()) - 1) < 1e-3
+
+
+def test_bad_upload_is_an_error_and_the_app_keeps_serving(client, tmp_path):
+    from gradio_client import handle_file
+
+    text = tmp_path / "notes.txt"
+    text.write_text("this is not a photo")
+    with pytest.raises(Exception) as info:
+        client.predict([handle_file(str(text))], "dlib-age", False, api_name="/predict_age")
+    assert "notes.txt" in str(info.value) and "not an image" in str(info.value)
+
+    data = client.predict([handle_file(str(EXAMPLES / "face_64.png"))], "dlib-age", True, api_name="/predict_age")
+    assert data["face_count"] == 1 and data["images"][0]["faces"][0]["box"] == [0, 0, 63, 63]
+
+
+def test_page_shows_every_tab_title(app_url, tmp_path):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not chromium:
+        pytest.skip("Chromium is not installed (.ci/run installs Debian's chromium)")
+    from webui.loading import DEMOS
+
+    cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+           "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+           f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=15000", "--dump-dom", app_url]
+    dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
+    for demo in DEMOS:
+        assert demo.title.replace("&", "&amp;") in dom, demo.title
+    assert "Predict ages" in dom

@@ -1,0 +1,49 @@
+"""Each demo lives in spaces/<demo>/ui.py with a ``build()`` that adds its components to the current Blocks.
+
+``spaces/`` is deliberately not a package: on Hugging Face Spaces, ``import spaces`` must find ZeroGPU's package.
+So demos are loaded from their file path under a private module name.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+SPACES_DIR = Path(__file__).resolve().parent.parent / "spaces"
+
+
+@dataclass(frozen=True)
+class Demo:
+    """A tab: its folder under spaces/ (None while the demo is still being built) and its title."""
+
+    folder: str | None
+    title: str
+    summary: str
+
+
+DEMOS: tuple[Demo, ...] = (
+    Demo(None, "Face generation", "Generate faces with PGGAN (CelebA-HQ 1024) and a DCGAN, with seeds you can reuse."),
+    Demo(None, "Latent walk & arithmetic", "Walk between faces as GIF/MP4, and add and subtract concepts."),
+    Demo(None, "Talking heads", "Animate a photo with a driving video (First Order Motion Model, TPSMM)."),
+    Demo(None, "Colorization", "Colorize black-and-white photos with DeOldify's models."),
+    Demo("age", "Age prediction", "Find faces and predict their ages (dlib CC0 model offline, or Levi-Hassner AgeNet)."),
+    Demo(None, "Classic labs", "DCGAN digits trained in the browser, autoencoders, CycleGAN horse↔zebra."),
+)
+
+
+def load_demo(folder: str) -> ModuleType:
+    """Import spaces/<folder>/ui.py by path (module name ``demo_<folder>_ui``)."""
+    name = f"demo_{folder}_ui"
+    if name in sys.modules:
+        return sys.modules[name]
+    path = SPACES_DIR / folder / "ui.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load demo UI from {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
