@@ -128,7 +128,7 @@ def predict_age(
             continue
         found = [finder.whole_image(image.rgb)] if whole_image else finder.detect(image.rgb)
         results = _predict_faces(model, image.rgb, found, whole_image)
-        faces = [{"box": list(face.box), **result} for face, result in zip(found, results)]
+        faces = [{"box": list(face.box), "score": face.score, **result} for face, result in zip(found, results)]
         entry = {
             "name": image.name,
             "width": int(image.rgb.shape[1]),

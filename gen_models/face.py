@@ -18,6 +18,7 @@ import numpy as np
 CHIP_PADDING = 0.2
 DETECT_MAX_SIDE = 1600  # detect on a reduced copy of larger photos; landmarks and chips use full resolution
 SMALL_IMAGE_SIDE = 400  # below this, upsample once so faces of ~40 px are found
+MIN_SCORE = 0.2  # HOG detections below this are mostly texture (JPEG artefacts on the astronaut's suit score 0.05–0.1)
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class Face:
     box: tuple[int, int, int, int]
     landmarks: tuple[tuple[int, int], ...]
     _shape: object  # dlib.full_object_detection, used for aligned chips
+    score: float | None = None  # the detector's confidence; None when the box was given
 
     @property
     def width(self) -> int:
@@ -53,13 +55,13 @@ class FaceFinder:
         self._predictor = dlib.shape_predictor(str(package_model_file("shape_predictor_5_face_landmarks.dat")))
         self._lock = threading.Lock()
 
-    def _face(self, rgb: np.ndarray, rect: "dlib.rectangle") -> Face:
+    def _face(self, rgb: np.ndarray, rect: "dlib.rectangle", score: float | None = None) -> Face:
         shape = self._predictor(rgb, rect)
         points = tuple((shape.part(i).x, shape.part(i).y) for i in range(shape.num_parts))
-        return Face((rect.left(), rect.top(), rect.right(), rect.bottom()), points, shape)
+        return Face((rect.left(), rect.top(), rect.right(), rect.bottom()), points, shape, score)
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
-        """All frontal faces, largest first."""
+        """All frontal faces scoring at least ``MIN_SCORE``, largest first."""
         rgb = np.ascontiguousarray(rgb)
         height, width = rgb.shape[:2]
         scale = min(1.0, DETECT_MAX_SIDE / max(height, width))
@@ -71,13 +73,14 @@ class FaceFinder:
             small = np.asarray(Image.fromarray(rgb).resize(size, Image.BILINEAR))
         upsample = 1 if max(small.shape[:2]) < SMALL_IMAGE_SIDE else 0
         with self._lock:
-            rects = self._detector(small, upsample)
+            rects, scores, _ = self._detector.run(small, upsample, 0.0)
+            found = [(r, s) for r, s in zip(rects, scores) if s >= MIN_SCORE]
             if scale < 1.0:
-                rects = [
-                    dlib.rectangle(*(int(round(v / scale)) for v in (r.left(), r.top(), r.right(), r.bottom())))
-                    for r in rects
+                found = [
+                    (dlib.rectangle(*(int(round(v / scale)) for v in (r.left(), r.top(), r.right(), r.bottom()))), s)
+                    for r, s in found
                 ]
-            faces = [self._face(rgb, r) for r in rects]
+            faces = [self._face(rgb, r, round(float(s), 3)) for r, s in found]
         return sorted(faces, key=lambda f: -f.width * f.height)
 
     def whole_image(self, rgb: np.ndarray) -> Face:

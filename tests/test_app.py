@@ -76,9 +76,13 @@ def test_bad_upload_is_an_error_and_the_app_keeps_serving(client, tmp_path):
 
     text = tmp_path / "notes.txt"
     text.write_text("this is not a photo")
-    with pytest.raises(Exception) as info:
+    with pytest.raises(Exception, match="Invalid file type"):  # refused by the upload component itself
         client.predict([handle_file(str(text))], "dlib-age", False, api_name="/predict_age")
-    assert "notes.txt" in str(info.value) and "not an image" in str(info.value)
+    disguised = tmp_path / "holiday.jpg"
+    disguised.write_text("this is not a photo either")
+    with pytest.raises(Exception) as info:
+        client.predict([handle_file(str(disguised))], "dlib-age", False, api_name="/predict_age")
+    assert "holiday.jpg" in str(info.value) and "not an image" in str(info.value)
 
     data = client.predict([handle_file(str(EXAMPLES / "face_64.png"))], "dlib-age", True, api_name="/predict_age")
     assert data["face_count"] == 1 and data["images"][0]["faces"][0]["box"] == [0, 0, 63, 63]
