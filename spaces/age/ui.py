@@ -60,6 +60,7 @@ def build() -> None:
                     [[str(EXAMPLES / "astronaut.jpg"), str(EXAMPLES / "coffee.jpg")], "dlib-age", False],
                 ],
                 inputs=[files, model, whole],
+                example_labels=["Astronaut photo", "Tight 64×64 face crop (whole image)", "Two photos, one without a face"],
             )
         with gr.Column(scale=3):
             gallery = gr.Gallery(label="Faces found", format="png", columns=2, height=420)
