@@ -81,7 +81,6 @@ _SIGNATURES = (
     (0, b"GIF87a"),
     (0, b"GIF89a"),
     (8, b"WEBP"),
-    (0, b"BM"),
     (0, b"II*\x00"),
     (0, b"MM\x00*"),
     (4, b"ftypavi"),
@@ -240,11 +239,11 @@ _LUT_16_TO_8 = ((np.arange(65536, dtype=np.uint32) + 128) // 257).astype(np.uint
 
 
 def _to_rgb(image: Image.Image, notes: list[str]) -> Image.Image:
-    """An RGB copy of a decoded image, with a note for each lossy or non-obvious conversion."""
+    """The decoded image in RGB mode (itself if already RGB), noting each lossy or non-obvious conversion."""
     mode = image.mode
     if mode == "RGB":
         return image
-    if mode in ("RGBA", "RGBa", "LA", "La", "PA") or image.has_transparency_data:
+    if mode in ("RGBA", "RGBa", "LA", "La", "PA") or (image.has_transparency_data and mode[0] not in "IF"):
         rgba = image.convert("RGBA")
         alpha = rgba.getchannel("A")
         rgb = rgba.convert("RGB")
@@ -452,7 +451,10 @@ def output_dir() -> Path:
 
 
 def new_output_path(suffix: str, prefix: str = "gen") -> Path:
-    """A new, uniquely named (already created, empty) file in :func:`output_dir`, e.g. ``gen-20250101-120000-x1y2.png``."""
+    """A new file with a unique name in :func:`output_dir`, e.g. ``gen-20250101-120000-k3j9x1y2.png``.
+
+    The file is created (empty) here, so concurrent requests never get the same name.
+    """
     suffix = suffix if not suffix or suffix.startswith(".") else f".{suffix}"
     if not re.fullmatch(r"(\.[A-Za-z0-9]+)*", suffix):
         raise ValueError(f"suffix must look like '.png', got {suffix!r}")

@@ -208,7 +208,9 @@ def test_float_image_out_of_range_is_rescaled():
 # --- frames and orientation -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("fmt", "label"), [("GIF", "animated GIF"), ("PNG", "animated PNG"), ("WEBP", "animated WebP")])
+@pytest.mark.parametrize(
+    ("fmt", "label"), [("GIF", "animated GIF"), ("PNG", "animated PNG"), ("WEBP", "animated WebP")]
+)
 def test_animated_image_gives_its_first_frame(fmt, label):
     colours = [(250, 0, 0), (0, 250, 0), (0, 0, 250)]
     frames = [Image.new("RGB", (8, 8), colour) for colour in colours]
