@@ -20,6 +20,7 @@ from .manifest import load_manifest
 # architecture name → "module:function(path, config, device)"; imported only when used
 ARCHITECTURES: dict[str, str] = {
     "agenet": "gen_models.agenet:from_manifest",
+    "dcgan": "gen_models.dcgan:from_manifest",
 }
 
 
