@@ -101,3 +101,24 @@ def test_page_shows_every_tab_title(app_url, tmp_path):
     for demo in DEMOS:
         assert demo.title.replace("&", "&amp;") in dom, demo.title
     assert "Predict ages" in dom
+
+
+def test_a_demo_runs_alone_as_its_space(tmp_path):
+    import urllib.request
+
+    port = free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    proc = subprocess.Popen([sys.executable, "spaces/age/app.py", "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline, page = time.time() + 120, ""
+        while time.time() < deadline and proc.poll() is None:
+            try:
+                page = urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=5).read().decode()
+                break
+            except OSError:
+                time.sleep(0.5)
+        assert "Age prediction" in page and "predict_age" in page
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -1,20 +1,11 @@
-"""The age prediction demo on its own, as a Hugging Face Space runs it: python spaces/age/app.py [--share]."""
+"""This demo on its own, as a Hugging Face Space runs it: python spaces/<demo>/app.py [--host H] [--port P] [--share]."""
 
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import gradio as gr  # noqa: E402
-
-from webui import launch, parse_args  # noqa: E402
-import ui  # noqa: E402  (spaces/age/ui.py, next to this file)
-
-with gr.Blocks(title=ui.TITLE) as demo:
-    gr.Markdown(f"# {ui.TITLE}")
-    ui.build()
+from webui.space import main  # noqa: E402
 
 if __name__ == "__main__":
-    launch(demo, parse_args(description=ui.TITLE))
+    main(__file__)

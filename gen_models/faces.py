@@ -1,0 +1,132 @@
+"""Face generation pipelines: a grid of faces from seeds, and latent walks rendered as GIF and H.264 MP4.
+
+Generators share one interface: ``z_dim`` and ``forward(z)`` → (N, 3, H, W) in about [-1, 1]. Work runs in
+batches on the model's device; frames are resized to the requested output size on the way out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Literal, Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+from . import registry
+from .device import gpu
+from .errors import InputError
+from .latent import walk, z_from_seeds
+from .media import new_output_path, save_png
+from .video import write_gif, write_mp4
+
+FACE_MODELS: dict[str, str] = {
+    "pggan-celebahq-1024": "PGGAN, CelebA-HQ 1024×1024 (Karras et al. 2018)",
+}
+OUTPUT_SIZES = (64, 128, 256, 512, 1024)
+MAX_FACES = 64
+MAX_KEYFRAMES = 8
+MAX_WALK_FRAMES = 240
+MAX_WALK_SIZE = 512
+BATCH = 8
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """(N, 3, H, W) in [-1, 1] → (N, H, W, 3) uint8, clamped."""
+    scaled = (images.detach().float().clamp(-1, 1) + 1) * 127.5
+    return scaled.round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+
+def _resize(frame: np.ndarray, size: int) -> np.ndarray:
+    if frame.shape[0] == size and frame.shape[1] == size:
+        return frame
+    return np.asarray(Image.fromarray(frame).resize((size, size), Image.LANCZOS))
+
+
+def synthesize(generator: torch.nn.Module, z: torch.Tensor, size: int, batch: int = BATCH) -> Iterator[np.ndarray]:
+    """Yield one uint8 H×W×3 image per latent row, computed ``batch`` at a time."""
+    device = next(generator.parameters()).device
+    with torch.inference_mode():
+        for start in range(0, z.shape[0], batch):
+            images = to_uint8(generator(z[start:start + batch].to(device)))
+            for image in images:
+                yield _resize(image, size)
+
+
+def _check_model(model: str) -> None:
+    if model not in FACE_MODELS:
+        raise InputError(f"Unknown face model {model!r}; choose one of: {', '.join(FACE_MODELS)}")
+
+
+def _check_size(size: int, limit: int = OUTPUT_SIZES[-1]) -> int:
+    size = int(size)
+    if not 16 <= size <= limit:
+        raise InputError(f"Output size {size} px is out of range: choose 16 to {limit} px.")
+    return size
+
+
+@dataclass
+class GeneratedFace:
+    seed: int
+    path: Path
+
+
+@gpu(duration=60)
+def generate_faces(model: str, seeds: Sequence[int], size: int = 256) -> list[GeneratedFace]:
+    """One PNG per seed (same seed, same face), labelled synthetic in its metadata."""
+    _check_model(model)
+    size = _check_size(size)
+    seeds = [int(s) for s in seeds]
+    if not 1 <= len(seeds) <= MAX_FACES:
+        raise InputError(f"Ask for 1 to {MAX_FACES} faces at a time (got {len(seeds)}).")
+    generator = registry.load(model)
+    z = z_from_seeds(seeds, generator.z_dim)
+    faces = []
+    for seed, image in zip(seeds, synthesize(generator, z, size)):
+        path = save_png(image, new_output_path(".png", prefix=f"face-seed{seed}"), synthetic=True, model=model,
+                        description=f"seed {seed}")
+        faces.append(GeneratedFace(seed, path))
+    return faces
+
+
+@dataclass
+class Walk:
+    gif: Path
+    mp4: Path
+    frames: int
+    fps: float
+
+
+@gpu(duration=120)
+def latent_walk(
+    model: str,
+    seeds: Sequence[int],
+    frames_per_segment: int = 12,
+    fps: float = 12,
+    mode: Literal["slerp", "lerp"] = "slerp",
+    loop: bool = True,
+    size: int = 256,
+) -> Walk:
+    """Walk through the seeds' faces (and back to the first when looping), as a GIF and an H.264 MP4."""
+    _check_model(model)
+    size = _check_size(size, MAX_WALK_SIZE)
+    seeds = [int(s) for s in seeds]
+    if not 2 <= len(seeds) <= MAX_KEYFRAMES:
+        raise InputError(f"A walk needs 2 to {MAX_KEYFRAMES} keyframes (got {len(seeds)}).")
+    if mode not in ("slerp", "lerp"):
+        raise InputError("Interpolation must be 'slerp' or 'lerp'.")
+    if not 1 <= fps <= 60:
+        raise InputError("Frames per second must be between 1 and 60.")
+    segments = len(seeds) if loop else len(seeds) - 1
+    total = segments * int(frames_per_segment) + 1
+    if frames_per_segment < 1 or total > MAX_WALK_FRAMES:
+        raise InputError(
+            f"That walk has {total} frames; the limit is {MAX_WALK_FRAMES}. Use fewer frames per segment or keyframes."
+        )
+    generator = registry.load(model)
+    z = walk(z_from_seeds(seeds, generator.z_dim), int(frames_per_segment), loop=loop, mode=mode)
+    frames = list(synthesize(generator, z, size))
+    gif = write_gif(frames, new_output_path(".gif", prefix="walk"), fps, model=model)
+    mp4 = write_mp4(frames, new_output_path(".mp4", prefix="walk"), fps, model=model)
+    return Walk(gif, mp4, len(frames), float(fps))

@@ -1,0 +1,42 @@
+"""Face generation tab: seeds in, a grid of faces out, each a PNG labelled synthetic, with its seed to reuse."""
+
+from __future__ import annotations
+
+import random
+
+import gradio as gr
+
+from gen_models.faces import FACE_MODELS, MAX_FACES, OUTPUT_SIZES, generate_faces
+from webui import user_errors
+
+TITLE = "Face generation"
+
+
+@user_errors
+def run(model: str, seed: float, count: float, size: str, progress=gr.Progress(track_tqdm=True)):
+    """The API endpoint `generate_faces`: faces for seeds seed … seed+count-1, as (PNG, "seed N") pairs."""
+    progress(0, desc="Loading the generator (downloaded on first use)")
+    seeds = [int(seed) + i for i in range(int(count))]
+    faces = generate_faces(model, seeds, int(size))
+    return [(str(face.path), f"seed {face.seed}") for face in faces]
+
+
+def build() -> None:
+    gr.Markdown(
+        "Each face comes from a seed: the same seed gives the same face on any machine, so note the seeds you like "
+        "and use them as keyframes in the *Latent walk* tab. Files are PNGs labelled as AI-generated."
+    )
+    with gr.Row():
+        with gr.Column(scale=1):
+            model = gr.Dropdown(choices=[(t, n) for n, t in FACE_MODELS.items()], value=next(iter(FACE_MODELS)),
+                                label="Generator")
+            seed = gr.Number(value=0, precision=0, minimum=0, label="First seed")
+            shuffle = gr.Button("🎲 Random seed", size="sm")
+            count = gr.Slider(1, MAX_FACES, value=8, step=1, label="How many faces")
+            size = gr.Dropdown(choices=[str(s) for s in OUTPUT_SIZES], value="256", label="Output size (px)")
+            button = gr.Button("Generate", variant="primary")
+        with gr.Column(scale=3):
+            gallery = gr.Gallery(label="Generated faces (click one, then download)", format="png", columns=4,
+                                 height=640)
+    shuffle.click(lambda: random.randint(0, 2**31 - 1), None, seed, api_visibility="private")
+    button.click(run, [model, seed, count, size], gallery, api_name="generate_faces")
