@@ -22,7 +22,7 @@ class Generator(nn.Module):
 
     def __init__(self, latent_dim: int = 100, hidden_size: int = 64, num_channels: int = 3) -> None:
         super().__init__()
-        self.latent_dim = latent_dim
+        self.latent_dim = self.z_dim = latent_dim
         widths = [hidden_size * 8, hidden_size * 4, hidden_size * 2, hidden_size]
         layers: list[nn.Module] = [nn.ConvTranspose2d(latent_dim, widths[0], 4, 1, 0, bias=False),
                                    nn.BatchNorm2d(widths[0]), nn.ReLU(True)]

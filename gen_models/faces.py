@@ -18,12 +18,11 @@ from . import registry
 from .device import gpu
 from .errors import InputError
 from .latent import walk, z_from_seeds
+from .manifest import load_manifest
 from .media import new_output_path, save_png
 from .video import write_gif, write_mp4
 
-FACE_MODELS: dict[str, str] = {
-    "pggan-celebahq-1024": "PGGAN, CelebA-HQ 1024×1024 (Karras et al. 2018)",
-}
+FACE_ARCHITECTURES = ("pggan", "dcgan")
 OUTPUT_SIZES = (64, 128, 256, 512, 1024)
 MAX_FACES = 64
 MAX_KEYFRAMES = 8
@@ -54,9 +53,17 @@ def synthesize(generator: torch.nn.Module, z: torch.Tensor, size: int, batch: in
                 yield _resize(image, size)
 
 
+def face_models() -> dict[str, str]:
+    """Manifest entries that generate faces: name → description (PGGAN first)."""
+    entries = [e for e in load_manifest() if e.architecture in FACE_ARCHITECTURES]
+    entries.sort(key=lambda e: FACE_ARCHITECTURES.index(e.architecture))
+    return {e.name: e.description or e.name for e in entries}
+
+
 def _check_model(model: str) -> None:
-    if model not in FACE_MODELS:
-        raise InputError(f"Unknown face model {model!r}; choose one of: {', '.join(FACE_MODELS)}")
+    models = face_models()
+    if model not in models:
+        raise InputError(f"Unknown face model {model!r}; choose one of: {', '.join(models) or 'none installed'}")
 
 
 def _check_size(size: int, limit: int = OUTPUT_SIZES[-1]) -> int:

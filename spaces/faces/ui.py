@@ -6,7 +6,7 @@ import random
 
 import gradio as gr
 
-from gen_models.faces import FACE_MODELS, MAX_FACES, OUTPUT_SIZES, generate_faces
+from gen_models.faces import MAX_FACES, OUTPUT_SIZES, face_models, generate_faces
 from webui import user_errors
 
 TITLE = "Face generation"
@@ -28,7 +28,8 @@ def build() -> None:
     )
     with gr.Row():
         with gr.Column(scale=1):
-            model = gr.Dropdown(choices=[(t, n) for n, t in FACE_MODELS.items()], value=next(iter(FACE_MODELS)),
+            models = face_models()
+            model = gr.Dropdown(choices=[(t, n) for n, t in models.items()], value=next(iter(models), None),
                                 label="Generator")
             seed = gr.Number(value=0, precision=0, minimum=0, label="First seed")
             shuffle = gr.Button("🎲 Random seed", size="sm")

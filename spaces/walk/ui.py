@@ -7,7 +7,7 @@ import re
 import gradio as gr
 
 from gen_models.errors import InputError
-from gen_models.faces import FACE_MODELS, MAX_KEYFRAMES, MAX_WALK_FRAMES, latent_walk
+from gen_models.faces import MAX_KEYFRAMES, MAX_WALK_FRAMES, face_models, latent_walk
 from webui import user_errors
 
 TITLE = "Latent walk & arithmetic"
@@ -37,7 +37,8 @@ def build() -> None:
     )
     with gr.Row():
         with gr.Column(scale=1):
-            model = gr.Dropdown(choices=[(t, n) for n, t in FACE_MODELS.items()], value=next(iter(FACE_MODELS)),
+            models = face_models()
+            model = gr.Dropdown(choices=[(t, n) for n, t in models.items()], value=next(iter(models), None),
                                 label="Generator")
             seeds = gr.Textbox(value="1, 42, 7", label="Keyframe seeds")
             frames = gr.Slider(2, 60, value=12, step=1, label="Frames per segment")

@@ -1,0 +1,86 @@
+"""Face grids and latent walks, end to end: a DCGAN checkpoint on the local Hub → registry → PNG/GIF/MP4."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import uuid
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from gen_models import registry
+from gen_models.errors import InputError
+from gen_models.faces import face_models, generate_faces, latent_walk
+from gen_models.media import read_png_metadata
+from gen_models.video import probe
+from test_latent_dcgan import tutorial_state_dict
+
+
+@pytest.fixture
+def dcgan_on_hub(hub):
+    torch.manual_seed(0)
+    state = {k.replace("main.", "model.", 1): v for k, v in tutorial_state_dict(hidden=8).items()}
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    data = buffer.getvalue()
+    repo = f"test-org/dcgan-{uuid.uuid4().hex[:8]}"
+    hub.hub.add(repo, "pytorch_model.bin", data)
+    hub.write_manifest(**{"dcgan-test": {
+        "repo_id": repo, "filename": "pytorch_model.bin", "architecture": "dcgan",
+        "sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "description": "tiny test DCGAN",
+    }})
+    registry.clear()
+    yield "dcgan-test"
+    registry.clear()
+
+
+def pixels(path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB")).astype(np.int16)
+
+
+def test_face_grid_is_deterministic_and_labelled(dcgan_on_hub):
+    assert face_models() == {"dcgan-test": "tiny test DCGAN"}
+    first = generate_faces(dcgan_on_hub, [5, 6, 7], size=64)
+    again = generate_faces(dcgan_on_hub, [7, 5], size=64)
+    assert [f.seed for f in first] == [5, 6, 7]
+    assert np.array_equal(pixels(first[0].path), pixels(again[1].path))
+    assert np.array_equal(pixels(first[2].path), pixels(again[0].path))
+    assert not np.array_equal(pixels(first[0].path), pixels(first[1].path))
+    assert pixels(first[0].path).shape == (64, 64, 3)
+    meta = read_png_metadata(first[0].path)
+    assert meta["AI-Generated"] == "true" and "dcgan-test" in meta["Description"]
+    assert generate_faces(dcgan_on_hub, [5], size=128)[0].path.exists()
+    assert pixels(generate_faces(dcgan_on_hub, [5], size=128)[0].path).shape == (128, 128, 3)
+    assert registry.loaded() == ["dcgan-test"]  # loaded once, reused
+
+
+def test_walk_gif_and_mp4(dcgan_on_hub):
+    result = latent_walk(dcgan_on_hub, [1, 2, 3], frames_per_segment=5, fps=10, size=64)
+    with Image.open(result.gif) as gif:
+        assert gif.n_frames == 3 * 5 + 1 == result.frames
+        frames = []
+        for i in range(gif.n_frames):
+            gif.seek(i)
+            frames.append(np.asarray(gif.convert("RGB")).astype(np.float32))
+    assert np.array_equal(frames[0], frames[-1])
+    adjacent = np.mean([np.abs(a - b).mean() for a, b in zip(frames, frames[1:])])
+    rng = np.random.default_rng(0)
+    pairs = [rng.choice(len(frames), 2, replace=False) for _ in range(30)]
+    random_pairs = np.mean([np.abs(frames[i] - frames[j]).mean() for i, j in pairs])
+    assert adjacent < random_pairs
+    info = probe(result.mp4)
+    assert info.video_codec == "h264" and info.frames == result.frames and abs(info.fps - 10) < 1e-6
+
+
+def test_bad_requests_are_explained(dcgan_on_hub):
+    with pytest.raises(InputError, match="2 to 8 keyframes"):
+        latent_walk(dcgan_on_hub, [1])
+    with pytest.raises(InputError, match="limit is 240"):
+        latent_walk(dcgan_on_hub, [1, 2, 3, 4], frames_per_segment=60)
+    with pytest.raises(InputError, match="Unknown face model"):
+        generate_faces("stylegan9", [1])
+    with pytest.raises(InputError, match="out of range"):
+        generate_faces(dcgan_on_hub, [1], size=4096)
