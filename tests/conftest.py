@@ -3,16 +3,20 @@ the local Hub endpoint (``hub`` fixture), which point ``HF_ENDPOINT`` at it."""
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
 
+_SCRATCH = tempfile.mkdtemp(prefix="gen-models-tests-")
+atexit.register(shutil.rmtree, _SCRATCH, ignore_errors=True)
 os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ.setdefault("HF_HOME", tempfile.mkdtemp(prefix="gen-models-test-hf-"))
+os.environ.setdefault("HF_HOME", os.path.join(_SCRATCH, "hf-home"))
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-os.environ.setdefault("GEN_MODELS_OUTPUT_DIR", tempfile.mkdtemp(prefix="gen-models-test-out-"))
+os.environ.setdefault("GEN_MODELS_OUTPUT_DIR", os.path.join(_SCRATCH, "outputs"))
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
