@@ -137,3 +137,44 @@ def latent_walk(
     gif = write_gif(frames, new_output_path(".gif", prefix="walk"), fps, model=model)
     mp4 = write_mp4(frames, new_output_path(".mp4", prefix="walk"), fps, model=model)
     return Walk(gif, mp4, len(frames), float(fps))
+
+
+@dataclass
+class Arithmetic:
+    grid: Path
+    center: Path
+
+
+@gpu(duration=60)
+def latent_arithmetic(
+    model: str,
+    a_seeds: Sequence[int],
+    b_seeds: Sequence[int],
+    c_seeds: Sequence[int],
+    *,
+    jitter: float = 0.25,
+    noise_seed: int = 0,
+    size: int = 128,
+) -> Arithmetic:
+    """The DCGAN paper's recipe: average each concept's z over its exemplars, take A − B + C, and show G(result)
+    in the middle of a 3×3 grid whose other cells add uniform noise in [−jitter, jitter] to it."""
+    _check_model(model)
+    size = _check_size(size, MAX_WALK_SIZE)
+    groups = [[int(s) for s in g] for g in (a_seeds, b_seeds, c_seeds)]
+    if any(not 1 <= len(g) <= MAX_KEYFRAMES for g in groups):
+        raise InputError(f"Give each of A, B and C 1 to {MAX_KEYFRAMES} exemplar seeds (the paper used 3).")
+    if not 0 <= jitter <= 2:
+        raise InputError("Jitter must be between 0 and 2.")
+    generator = registry.load(model)
+    a, b, c = (z_from_seeds(g, generator.z_dim).mean(dim=0) for g in groups)
+    result = a - b + c
+    noise = torch.from_numpy(np.random.RandomState(noise_seed).uniform(-jitter, jitter, (9, generator.z_dim)))
+    noise[4] = 0
+    cells = list(synthesize(generator, result[None] + noise.float(), size))
+    grid = np.concatenate([np.concatenate(cells[r * 3:r * 3 + 3], axis=1) for r in range(3)], axis=0)
+    label = f"A{groups[0]} - B{groups[1]} + C{groups[2]}"
+    return Arithmetic(
+        save_png(grid, new_output_path(".png", prefix="arithmetic"), synthetic=True, model=model, description=label),
+        save_png(cells[4], new_output_path(".png", prefix="arithmetic-center"), synthetic=True, model=model,
+                 description=label),
+    )

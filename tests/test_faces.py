@@ -13,7 +13,8 @@ from PIL import Image
 
 from gen_models import registry
 from gen_models.errors import InputError
-from gen_models.faces import face_models, generate_faces, latent_walk
+from gen_models.faces import face_models, generate_faces, latent_arithmetic, latent_walk, synthesize
+from gen_models.latent import z_from_seeds
 from gen_models.media import read_png_metadata
 from gen_models.video import probe
 from test_latent_dcgan import tutorial_state_dict
@@ -84,3 +85,18 @@ def test_bad_requests_are_explained(dcgan_on_hub):
         generate_faces("stylegan9", [1])
     with pytest.raises(InputError, match="out of range"):
         generate_faces(dcgan_on_hub, [1], size=4096)
+
+
+def test_latent_arithmetic_grid(dcgan_on_hub):
+    result = latent_arithmetic(dcgan_on_hub, [1, 2, 3], [4, 5, 6], [7, 8, 9], size=64)
+    grid, center = pixels(result.grid), pixels(result.center)
+    assert grid.shape == (192, 192, 3)
+    assert np.array_equal(grid[64:128, 64:128], center)
+    z = z_from_seeds([1, 2, 3], 100).mean(0) - z_from_seeds([4, 5, 6], 100).mean(0) + z_from_seeds([7, 8, 9], 100).mean(0)
+    expected = next(synthesize(registry.load(dcgan_on_hub), z[None], 64))
+    assert np.array_equal(center, expected.astype(np.int16))
+    corners = [grid[r:r + 64, c:c + 64] for r in (0, 128) for c in (0, 128)]
+    assert all(not np.array_equal(cell, center) for cell in corners)
+    assert all(np.abs(cell - center).mean() < 60 for cell in corners)  # jitter stays near the result
+    again = latent_arithmetic(dcgan_on_hub, [1, 2, 3], [4, 5, 6], [7, 8, 9], size=64)
+    assert np.array_equal(pixels(again.grid), grid)

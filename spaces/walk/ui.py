@@ -7,7 +7,7 @@ import re
 import gradio as gr
 
 from gen_models.errors import InputError
-from gen_models.faces import MAX_KEYFRAMES, MAX_WALK_FRAMES, face_models, latent_walk
+from gen_models.faces import MAX_KEYFRAMES, MAX_WALK_FRAMES, face_models, latent_arithmetic, latent_walk
 from webui import user_errors
 
 TITLE = "Latent walk & arithmetic"
@@ -27,6 +27,14 @@ def run(model: str, seeds: str, frames_per_segment: float, fps: float, mode: str
     progress(0, desc="Generating frames")
     result = latent_walk(model, parse_seeds(seeds), int(frames_per_segment), float(fps), mode, bool(loop), int(size))
     return str(result.gif), str(result.mp4)
+
+
+@user_errors
+def run_arithmetic(model: str, a: str, b: str, c: str, jitter: float, size: str):
+    """The API endpoint `latent_arithmetic`: a 3×3 grid PNG with G(mean A − mean B + mean C) in the middle."""
+    result = latent_arithmetic(model, parse_seeds(a), parse_seeds(b), parse_seeds(c), jitter=float(jitter),
+                               size=int(size))
+    return str(result.grid)
 
 
 def build() -> None:
@@ -51,3 +59,21 @@ def build() -> None:
             gif = gr.Image(label="Animated GIF", type="filepath", format="gif")
             mp4 = gr.Video(label="MP4 (H.264)", format="mp4")
     button.click(run, [model, seeds, frames, fps, mode, loop, size], [gif, mp4], api_name="latent_walk")
+
+    gr.Markdown(
+        "### Latent arithmetic\nThe DCGAN paper's recipe: pick exemplar seeds for three concepts (say *smiling "
+        "woman*, *neutral woman*, *neutral man*), average each concept's latent, compute A − B + C. The middle of the "
+        "grid is the result; the other cells add a little uniform noise to it."
+    )
+    with gr.Row():
+        with gr.Column(scale=1):
+            a_seeds = gr.Textbox(value="11, 12, 13", label="A: exemplar seeds")
+            b_seeds = gr.Textbox(value="21, 22, 23", label="B: exemplar seeds (subtracted)")
+            c_seeds = gr.Textbox(value="31, 32, 33", label="C: exemplar seeds")
+            jitter = gr.Slider(0, 1, value=0.25, step=0.05, label="Jitter of the outer cells (±)")
+            grid_size = gr.Dropdown(choices=["64", "128", "256"], value="128", label="Cell size (px)")
+            compute = gr.Button("Compute A − B + C", variant="primary")
+        with gr.Column(scale=2):
+            grid = gr.Image(label="A − B + C (middle) with jittered neighbours", type="filepath", format="png")
+    compute.click(run_arithmetic, [model, a_seeds, b_seeds, c_seeds, jitter, grid_size], grid,
+                  api_name="latent_arithmetic")
