@@ -445,7 +445,7 @@ def read_png_metadata(path: str | os.PathLike) -> dict[str, str]:
 
 def output_dir() -> Path:
     """Where outputs go: ``GEN_MODELS_OUTPUT_DIR``, else ``gen_models`` in the system temp folder (created)."""
-    folder = Path(os.environ.get("GEN_MODELS_OUTPUT_DIR") or Path(tempfile.gettempdir()) / "gen_models")
+    folder = Path(os.environ.get("GEN_MODELS_OUTPUT_DIR") or Path(tempfile.gettempdir()) / "gen_models_outputs")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 

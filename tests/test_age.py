@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from gen_models import registry
 from gen_models.age import predict_age
 from gen_models.errors import InputError
 from gen_models.media import read_png_metadata
@@ -87,3 +88,39 @@ def test_rgba_gray_and_animated_inputs_are_handled(tmp_path):
     data = predict_age([tmp_path / "a.png", tmp_path / "g.png", tmp_path / "anim.gif"]).data
     assert [len(i["faces"]) for i in data["images"]] == [1, 1, 1]
     assert any("frame" in note for note in data["images"][2]["notes"])
+
+
+def test_agenet_from_the_hub_end_to_end(hub):
+    """The released-layout caffemodel, served by the local Hub, pinned by sha256, through the registry."""
+    import hashlib
+    import uuid
+
+    from caffe_writer import agenet_caffemodel, random_agenet_weights
+
+    from gen_models.agenet import AGE_BUCKETS
+
+    data = agenet_caffemodel(random_agenet_weights(seed=1, fc8_gain=0.05), "v1")
+    repo = f"test-org/age-{uuid.uuid4().hex[:8]}"
+    hub.hub.add(repo, "age_net.caffemodel", data)
+    hub.write_manifest(**{"agenet-adience": {"repo_id": repo, "filename": "age_net.caffemodel",
+                                              "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}})
+    registry.clear()
+    try:
+        data_out = predict_age([EXAMPLES / "astronaut.jpg", EXAMPLES / "coffee.jpg"], model="agenet-adience").data
+        face = data_out["images"][0]["faces"][0]
+        assert list(face["buckets"]) == AGE_BUCKETS
+        assert abs(sum(face["buckets"].values()) - 1) < 1e-4
+        assert 1 <= face["age"] <= 70 and face["age_bucket"] in AGE_BUCKETS
+        assert data_out["images"][1]["faces"] == [] and "whole image" in data_out["images"][1]["message"]
+        whole = predict_age([EXAMPLES / "face_64.png"], model="agenet-adience", whole_image=True).data
+        assert whole["images"][0]["faces"][0]["box"] == [0, 0, 63, 63]
+        assert hub.hub.count("GET", "age_net.caffemodel") == 1  # downloaded once, then the loaded model is reused
+    finally:
+        registry.clear()
+
+
+def test_agenet_offline_without_weights_says_how_to_get_them(monkeypatch):
+    registry.clear()
+    with pytest.raises(Exception) as info:
+        predict_age([EXAMPLES / "astronaut.jpg"], model="agenet-adience")
+    assert "python -m gen_models fetch agenet-adience" in str(info.value)
