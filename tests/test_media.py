@@ -375,4 +375,4 @@ def test_default_output_dir_is_under_the_temp_folder(monkeypatch, tmp_path):
     monkeypatch.delenv("GEN_MODELS_OUTPUT_DIR", raising=False)
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
     path = new_output_path(".png", prefix="demo")
-    assert path.parent == tmp_path / "gen_models"
+    assert path.parent == tmp_path / "gen_models_outputs"
