@@ -21,6 +21,7 @@ from .manifest import load_manifest
 ARCHITECTURES: dict[str, str] = {
     "agenet": "gen_models.agenet:from_manifest",
     "dcgan": "gen_models.dcgan:from_manifest",
+    "pggan": "gen_models.pggan:from_manifest",
 }
 
 
