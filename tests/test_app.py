@@ -12,6 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
+from PIL import Image
+
+from gen_models.video import probe
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "spaces" / "age" / "examples"
@@ -23,10 +26,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def app_url():
+def start_app(extra_env: dict | None = None):
     port = free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", **(extra_env or {})}
     log = tempfile.TemporaryFile()
     proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env, stdout=log,
                             stderr=subprocess.STDOUT)
@@ -44,12 +46,22 @@ def app_url():
     else:
         proc.kill()
         pytest.fail("app.py did not start serving within 120 s")
-    yield url
+    return proc, url
+
+
+def stop(proc) -> None:
     proc.terminate()
     try:
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    proc, url = start_app()
+    yield url
+    stop(proc)
 
 
 @pytest.fixture(scope="module")
@@ -122,3 +134,45 @@ def test_a_demo_runs_alone_as_its_space(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def face_app(tmp_path_factory):
+    """The app with a manifest whose face model is a tiny DCGAN in a local weights folder (no Hub involved)."""
+    import json
+
+    import torch
+    from test_latent_dcgan import tutorial_state_dict
+
+    folder = tmp_path_factory.mktemp("face-app")
+    (folder / "weights" / "dcgan-tiny").mkdir(parents=True)
+    state = {k.replace("main.", "model.", 1): v for k, v in tutorial_state_dict(hidden=8).items()}
+    torch.save(state, folder / "weights" / "dcgan-tiny" / "pytorch_model.bin")
+    manifest = {"version": 1, "weights": {"dcgan-tiny": {
+        "repo_id": "test-org/dcgan-tiny", "filename": "pytorch_model.bin", "revision": "main", "license": "mit",
+        "source": "https://example.org", "architecture": "dcgan", "description": "tiny DCGAN"}}}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    proc, url = start_app({"GEN_MODELS_MANIFEST": str(folder / "manifest.json"),
+                           "GEN_MODELS_WEIGHTS_DIR": str(folder / "weights")})
+    from gradio_client import Client
+
+    yield Client(url, verbose=False)
+    stop(proc)
+
+
+def test_face_endpoints_answer_through_the_api(face_app):
+    faces = face_app.predict("dcgan-tiny", 3, 2, "64", api_name="/generate_faces")
+    assert [item["caption"] for item in faces] == ["seed 3", "seed 4"]
+    assert Image.open(faces[0]["image"]).size == (64, 64)
+
+    gif, mp4 = face_app.predict("dcgan-tiny", "1, 2", 3, 10, "slerp", True, "64", api_name="/latent_walk")
+    with Image.open(gif) as animation:
+        assert animation.n_frames == 2 * 3 + 1
+    mp4_path = mp4["video"] if isinstance(mp4, dict) else mp4
+    assert probe(mp4_path).video_codec == "h264"
+
+    grid = face_app.predict("dcgan-tiny", "1, 2", "3", "4, 5", 0.25, "64", api_name="/latent_arithmetic")
+    assert Image.open(grid).size == (192, 192)
+
+    with pytest.raises(Exception, match="keyframes"):
+        face_app.predict("dcgan-tiny", "1", 3, 10, "slerp", True, "64", api_name="/latent_walk")
