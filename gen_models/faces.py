@@ -77,6 +77,19 @@ def _check_size(size: int, limit: int = OUTPUT_SIZES[-1]) -> int:
 class GeneratedFace:
     seed: int
     path: Path
+    age: float | None = None
+
+
+def with_ages(faces: list[GeneratedFace], age_model: str = "dlib-age", sort: bool = False) -> list[GeneratedFace]:
+    """Predict each generated face's age (the whole image is the face: generated faces are tight crops)."""
+    from .age import predict_age
+
+    if not faces:
+        return faces
+    result = predict_age([f.path for f in faces], model=age_model, whole_image=True, write_annotated=False)
+    for face, image in zip(faces, result.data["images"]):
+        face.age = image["faces"][0]["age"] if image["faces"] else None
+    return sorted(faces, key=lambda f: (f.age is None, f.age)) if sort else faces
 
 
 @gpu(duration=60)

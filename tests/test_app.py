@@ -161,8 +161,11 @@ def face_app(tmp_path_factory):
 
 
 def test_face_endpoints_answer_through_the_api(face_app):
-    faces = face_app.predict("dcgan-tiny", 3, 2, "64", api_name="/generate_faces")
+    faces = face_app.predict("dcgan-tiny", 3, 2, "64", "", False, api_name="/generate_faces")
     assert [item["caption"] for item in faces] == ["seed 3", "seed 4"]
+    aged = face_app.predict("dcgan-tiny", 3, 4, "64", "dlib-age", True, api_name="/generate_faces")
+    ages = [float(item["caption"].split("· ")[1].split(" y")[0]) for item in aged]
+    assert ages == sorted(ages) and len(ages) == 4
     assert Image.open(faces[0]["image"]).size == (64, 64)
 
     gif, mp4 = face_app.predict("dcgan-tiny", "1, 2", 3, 10, "slerp", True, "64", api_name="/latent_walk")

@@ -13,7 +13,7 @@ from PIL import Image
 
 from gen_models import registry
 from gen_models.errors import InputError
-from gen_models.faces import face_models, generate_faces, latent_arithmetic, latent_walk, synthesize
+from gen_models.faces import face_models, generate_faces, latent_arithmetic, latent_walk, synthesize, with_ages
 from gen_models.latent import z_from_seeds
 from gen_models.media import read_png_metadata
 from gen_models.video import probe
@@ -100,3 +100,14 @@ def test_latent_arithmetic_grid(dcgan_on_hub):
     assert all(np.abs(cell - center).mean() < 60 for cell in corners)  # jitter stays near the result
     again = latent_arithmetic(dcgan_on_hub, [1, 2, 3], [4, 5, 6], [7, 8, 9], size=64)
     assert np.array_equal(pixels(again.grid), grid)
+
+
+def test_ages_of_generated_faces_and_sorting(dcgan_on_hub):
+    from gen_models.age import predict_age
+
+    faces = generate_faces(dcgan_on_hub, [1, 2, 3, 4], size=64)
+    ordered = with_ages(list(faces), sort=True)
+    ages = [f.age for f in ordered]
+    assert all(a is not None for a in ages) and ages == sorted(ages)
+    direct = predict_age([faces[0].path], whole_image=True, write_annotated=False).data["images"][0]["faces"][0]
+    assert next(f.age for f in ordered if f.seed == 1) == direct["age"]

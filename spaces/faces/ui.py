@@ -6,19 +6,25 @@ import random
 
 import gradio as gr
 
-from gen_models.faces import MAX_FACES, OUTPUT_SIZES, face_models, generate_faces
+from gen_models.age import AGE_MODELS
+from gen_models.faces import MAX_FACES, OUTPUT_SIZES, face_models, generate_faces, with_ages
 from webui import user_errors
 
 TITLE = "Face generation"
 
 
 @user_errors
-def run(model: str, seed: float, count: float, size: str, progress=gr.Progress(track_tqdm=True)):
-    """The API endpoint `generate_faces`: faces for seeds seed … seed+count-1, as (PNG, "seed N") pairs."""
+def run(model: str, seed: float, count: float, size: str, age_model: str | None = None, sort_by_age: bool = False,
+        progress=gr.Progress(track_tqdm=True)):
+    """The API endpoint `generate_faces`: faces for seeds seed … seed+count-1, as (PNG, "seed N[ · age]") pairs;
+    with an age model each face's predicted age is added (and the grid can be sorted by it)."""
     progress(0, desc="Loading the generator (downloaded on first use)")
     seeds = [int(seed) + i for i in range(int(count))]
     faces = generate_faces(model, seeds, int(size))
-    return [(str(face.path), f"seed {face.seed}") for face in faces]
+    if age_model:
+        progress(0.9, desc="Predicting ages")
+        faces = with_ages(faces, age_model, sort=bool(sort_by_age))
+    return [(str(f.path), f"seed {f.seed}" + (f" · {f.age:.0f} y" if f.age is not None else "")) for f in faces]
 
 
 def build() -> None:
@@ -35,9 +41,12 @@ def build() -> None:
             shuffle = gr.Button("🎲 Random seed", size="sm")
             count = gr.Slider(1, MAX_FACES, value=8, step=1, label="How many faces")
             size = gr.Dropdown(choices=[str(s) for s in OUTPUT_SIZES], value="256", label="Output size (px)")
+            age_model = gr.Dropdown(choices=[("no age prediction", "")] + [(t, n) for n, t in AGE_MODELS.items()],
+                                    value="dlib-age", label="Predict each face's age with")
+            sort_by_age = gr.Checkbox(label="Sort the grid by age")
             button = gr.Button("Generate", variant="primary")
         with gr.Column(scale=3):
             gallery = gr.Gallery(label="Generated faces (click one, then download)", format="png", columns=4,
                                  height=640)
     shuffle.click(lambda: random.randint(0, 2**31 - 1), None, seed, api_visibility="private")
-    button.click(run, [model, seed, count, size], gallery, api_name="generate_faces")
+    button.click(run, [model, seed, count, size, age_model, sort_by_age], gallery, api_name="generate_faces")
