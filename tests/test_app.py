@@ -176,6 +176,8 @@ def test_face_endpoints_answer_through_the_api(face_app):
 
     grid = face_app.predict("dcgan-tiny", "1, 2", "3", "4, 5", 0.25, "64", api_name="/latent_arithmetic")
     assert Image.open(grid).size == (192, 192)
+    strip = face_app.predict("dcgan-tiny", 42, 1, 3, 5, "64", api_name="/latent_directions")
+    assert Image.open(strip).size == (5 * 64, 64)
 
     with pytest.raises(Exception, match="keyframes"):
         face_app.predict("dcgan-tiny", "1", 3, 10, "slerp", True, "64", api_name="/latent_walk")

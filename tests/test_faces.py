@@ -111,3 +111,24 @@ def test_ages_of_generated_faces_and_sorting(dcgan_on_hub):
     assert all(a is not None for a in ages) and ages == sorted(ages)
     direct = predict_age([faces[0].path], whole_image=True, write_annotated=False).data["images"][0]["faces"][0]
     assert next(f.age for f in ordered if f.seed == 1) == direct["age"]
+
+
+def test_sefa_directions_and_strip(dcgan_on_hub):
+    from gen_models.directions import direction_strip, first_layer_weight, sefa
+
+    generator = registry.load(dcgan_on_hub)
+    values, directions = sefa(generator)
+    assert directions.shape == (100, 100) and np.all(np.diff(values) <= 1e-6)
+    assert np.allclose(directions @ directions.T, np.eye(100), atol=1e-4)
+    weight = first_layer_weight(generator)
+    weight = weight / np.linalg.norm(weight, axis=0, keepdims=True)
+    gains = [np.linalg.norm(weight.T @ d) for d in directions[:3]]
+    assert gains[0] >= gains[1] >= gains[2]  # the first direction moves the first layer most
+
+    strip = pixels(direction_strip(dcgan_on_hub, seed=4, index=0, distance=3, steps=5, size=64))
+    assert strip.shape == (64, 5 * 64, 3)
+    original = pixels(generate_faces(dcgan_on_hub, [4], size=64)[0].path)
+    assert np.array_equal(strip[:, 128:192], original)
+    assert not np.array_equal(strip[:, :64], strip[:, -64:])
+    with pytest.raises(InputError, match="odd"):
+        direction_strip(dcgan_on_hub, seed=4, index=0, steps=4)

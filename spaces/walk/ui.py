@@ -6,6 +6,7 @@ import re
 
 import gradio as gr
 
+from gen_models.directions import direction_strip
 from gen_models.errors import InputError
 from gen_models.faces import MAX_KEYFRAMES, MAX_WALK_FRAMES, face_models, latent_arithmetic, latent_walk
 from webui import user_errors
@@ -35,6 +36,12 @@ def run_arithmetic(model: str, a: str, b: str, c: str, jitter: float, size: str)
     result = latent_arithmetic(model, parse_seeds(a), parse_seeds(b), parse_seeds(c), jitter=float(jitter),
                                size=int(size))
     return str(result.grid)
+
+
+@user_errors
+def run_direction(model: str, seed: float, index: float, distance: float, steps: float, size: str):
+    """The API endpoint `latent_directions`: one face moved along a SeFa direction, as a strip PNG."""
+    return str(direction_strip(model, int(seed), int(index), float(distance), int(steps), int(size)))
 
 
 def build() -> None:
@@ -77,3 +84,21 @@ def build() -> None:
             grid = gr.Image(label="A − B + C (middle) with jittered neighbours", type="filepath", format="png")
     compute.click(run_arithmetic, [model, a_seeds, b_seeds, c_seeds, jitter, grid_size], grid,
                   api_name="latent_arithmetic")
+
+    gr.Markdown(
+        "### Directions found in the weights (SeFa)\nThe generator's first layer amplifies some directions of z far "
+        "more than others; its strongest eigenvectors often change one thing at a time (pose, age, hair, light). "
+        "Move a face along one of them."
+    )
+    with gr.Row():
+        with gr.Column(scale=1):
+            d_seed = gr.Number(value=42, precision=0, minimum=0, label="Seed")
+            d_index = gr.Slider(0, 19, value=0, step=1, label="Direction (0 = strongest)")
+            d_distance = gr.Slider(0.5, 10, value=3, step=0.5, label="Distance (±)")
+            d_steps = gr.Slider(3, 9, value=7, step=2, label="Steps")
+            d_size = gr.Dropdown(choices=["64", "128", "256"], value="128", label="Face size (px)")
+            move = gr.Button("Move along the direction", variant="primary")
+        with gr.Column(scale=2):
+            strip = gr.Image(label="−distance … original … +distance", type="filepath", format="png")
+    move.click(run_direction, [model, d_seed, d_index, d_distance, d_steps, d_size], strip,
+               api_name="latent_directions")
