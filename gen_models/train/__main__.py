@@ -1,0 +1,36 @@
+"""``python -m gen_models.train dcgan --data FOLDER --out DIR [--epochs N] [--resume]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..errors import GenModelsError
+from .dcgan_faces import TrainConfig, train
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gen_models.train", description="Train the demos' models.")
+    sub = parser.add_subparsers(dest="model", required=True)
+    dcgan = sub.add_parser("dcgan", help="DCGAN 64×64 on a folder of face images (CelebA-style crops)")
+    dcgan.add_argument("--data", required=True, help="folder of images (searched recursively)")
+    dcgan.add_argument("--out", default="runs/dcgan", help="checkpoints, loss log, sample grids, final weights")
+    dcgan.add_argument("--epochs", type=int, default=5)
+    dcgan.add_argument("--batch", type=int, default=128)
+    dcgan.add_argument("--lr", type=float, default=2e-4)
+    dcgan.add_argument("--hidden", type=int, default=64, help="width (64 as in the paper)")
+    dcgan.add_argument("--seed", type=int, default=0)
+    dcgan.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    args = parser.parse_args(argv)
+    config = TrainConfig(args.data, args.out, args.epochs, args.batch, args.lr, args.hidden, args.seed, args.resume)
+    try:
+        result = train(config, log=print)
+    except GenModelsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"weights: {result.weights} (sha256 {result.sha256}, {result.size} bytes)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
