@@ -28,7 +28,7 @@ def _resolve(requested: str) -> torch.device:
         try:
             device = torch.device(requested)
         except RuntimeError:
-            raise GenModelsError(f"GEN_MODELS_DEVICE={requested!r} is not a device (use cpu, cuda, cuda:N or mps)")
+            raise GenModelsError(f"GEN_MODELS_DEVICE={requested!r} is not a device (use cpu, cuda, cuda:N or mps)") from None
         if device.type == "cuda" and not torch.cuda.is_available():
             raise GenModelsError(f"GEN_MODELS_DEVICE={requested!r} but no CUDA GPU is available")
         if device.type == "mps" and not _mps_available():
