@@ -14,6 +14,7 @@ from pathlib import Path
 
 import dlib
 import numpy as np
+from PIL import Image
 
 CHIP_PADDING = 0.2
 DETECT_MAX_SIDE = 1600  # detect on a reduced copy of larger photos; landmarks and chips use full resolution
@@ -67,8 +68,6 @@ class FaceFinder:
         scale = min(1.0, DETECT_MAX_SIDE / max(height, width))
         small = rgb
         if scale < 1.0:
-            from PIL import Image
-
             size = (max(1, round(width * scale)), max(1, round(height * scale)))
             small = np.asarray(Image.fromarray(rgb).resize(size, Image.BILINEAR))
         upsample = 1 if max(small.shape[:2]) < SMALL_IMAGE_SIDE else 0
