@@ -124,3 +124,12 @@ def test_agenet_offline_without_weights_says_how_to_get_them(monkeypatch):
     with pytest.raises(Exception) as info:
         predict_age([EXAMPLES / "astronaut.jpg"], model="agenet-adience")
     assert "python -m gen_models fetch agenet-adience" in str(info.value)
+
+
+def test_large_photos_are_detected_on_a_reduced_copy_with_full_resolution_boxes(tmp_path):
+    big = Image.open(EXAMPLES / "astronaut.jpg").convert("RGB").resize((2048, 2048), Image.BICUBIC)
+    big.save(tmp_path / "big.png")
+    face = predict_age([tmp_path / "big.png"], write_annotated=False).data["images"][0]["faces"][0]
+    left, top, right, bottom = face["box"]
+    assert abs(left - 179 * 4) < 40 and abs(right - 266 * 4) < 40 and abs(top - 83 * 4) < 40
+    assert 25 <= face["age"] <= 60
