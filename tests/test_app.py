@@ -178,6 +178,8 @@ def test_face_endpoints_answer_through_the_api(face_app):
     assert Image.open(grid).size == (192, 192)
     strip = face_app.predict("dcgan-tiny", 42, 1, 3, 5, "64", api_name="/latent_directions")
     assert Image.open(strip).size == (5 * 64, 64)
+    older, ages = face_app.predict("dcgan-tiny", 42, "age", 2, api_name="/attribute_edit")
+    assert Image.open(older).size == (5 * 128, 128) and ages.count(" y") == 5
 
     with pytest.raises(Exception, match="keyframes"):
         face_app.predict("dcgan-tiny", "1", 3, 10, "slerp", True, "64", api_name="/latent_walk")

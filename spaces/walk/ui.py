@@ -6,7 +6,7 @@ import re
 
 import gradio as gr
 
-from gen_models.directions import direction_strip
+from gen_models.directions import attribute_strip, direction_strip
 from gen_models.errors import InputError
 from gen_models.faces import MAX_KEYFRAMES, MAX_WALK_FRAMES, face_models, latent_arithmetic, latent_walk
 from webui import user_errors
@@ -42,6 +42,14 @@ def run_arithmetic(model: str, a: str, b: str, c: str, jitter: float, size: str)
 def run_direction(model: str, seed: float, index: float, distance: float, steps: float, size: str):
     """The API endpoint `latent_directions`: one face moved along a SeFa direction, as a strip PNG."""
     return str(direction_strip(model, int(seed), int(index), float(distance), int(steps), int(size)))
+
+
+@user_errors
+def run_attribute(model: str, seed: float, attribute: str, distance: float, progress=gr.Progress(track_tqdm=True)):
+    """The API endpoint `attribute_edit`: the face made younger → older (or along gender), with predicted ages."""
+    progress(0, desc="Fitting the direction (first time per model: labels 200 generated faces)")
+    path, ages = attribute_strip(model, int(seed), attribute, float(distance))
+    return str(path), " → ".join(f"{a:.0f} y" for a in ages)
 
 
 def build() -> None:
@@ -102,3 +110,18 @@ def build() -> None:
             strip = gr.Image(label="−distance … original … +distance", type="filepath", format="png")
     move.click(run_direction, [model, d_seed, d_index, d_distance, d_steps, d_size], strip,
                api_name="latent_directions")
+
+    gr.Markdown(
+        "### Older / younger\nInterFaceGAN style: 200 generated faces are labelled with the bundled age and gender "
+        "models, a linear boundary is fitted in z (once per model, then cached), and the face moves along its normal."
+    )
+    with gr.Row():
+        with gr.Column(scale=1):
+            a_seed = gr.Number(value=42, precision=0, minimum=0, label="Seed")
+            attribute = gr.Radio(["age", "gender"], value="age", label="Direction (younger → older, female → male)")
+            a_distance = gr.Slider(0.5, 6, value=3, step=0.5, label="Distance (±)")
+            edit = gr.Button("Make younger → older", variant="primary")
+        with gr.Column(scale=2):
+            a_strip = gr.Image(label="−distance … original … +distance", type="filepath", format="png")
+            a_ages = gr.Textbox(label="Predicted ages along the strip")
+    edit.click(run_attribute, [model, a_seed, attribute, a_distance], [a_strip, a_ages], api_name="attribute_edit")
