@@ -14,7 +14,7 @@ import torch
 from . import registry
 from .device import gpu
 from .errors import InputError
-from .faces import _check_model, _check_size, synthesize
+from .faces import check_model, check_size, synthesize
 from .latent import z_from_seeds
 from .media import new_output_path, save_png
 
@@ -46,8 +46,8 @@ def sefa(generator: torch.nn.Module) -> tuple[np.ndarray, np.ndarray]:
 def direction_strip(model: str, seed: int, index: int, distance: float = 3.0, steps: int = 7,
                     size: int = 128) -> Path:
     """A row of faces: the seed's face moved along SeFa direction ``index`` from −distance to +distance."""
-    _check_model(model)
-    size = _check_size(size, 512)
+    check_model(model)
+    size = check_size(size, 512)
     if not 3 <= steps <= MAX_STEPS or steps % 2 == 0:
         raise InputError(f"Steps must be odd, from 3 to {MAX_STEPS}, so the middle face is the original.")
     generator = registry.load(model)
@@ -107,7 +107,7 @@ def attribute_directions(model: str, samples: int = 200) -> dict:
     from .manifest import load_manifest
     from .media import output_dir
 
-    _check_model(model)
+    check_model(model)
     entry = load_manifest()[model]
     key = f"{model}-{entry.revision}-{(entry.sha256 or 'unpinned')[:12]}-{samples}"
     cache = output_dir() / "directions" / f"{key}.npz"
@@ -128,7 +128,7 @@ def attribute_strip(model: str, seed: int, attribute: str, distance: float = 3.0
         raise InputError(f"Attribute must be one of: {', '.join(ATTRIBUTES)}.")
     if not 3 <= steps <= MAX_STEPS or steps % 2 == 0:
         raise InputError(f"Steps must be odd, from 3 to {MAX_STEPS}, so the middle face is the original.")
-    size = _check_size(size, 512)
+    size = check_size(size, 512)
     direction = torch.from_numpy(attribute_directions(model, samples)[attribute]).float()
     generator = registry.load(model)
     z = z_from_seeds([seed], generator.z_dim)[0][None] + torch.linspace(-distance, distance, steps)[:, None] * direction

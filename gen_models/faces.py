@@ -60,13 +60,13 @@ def face_models() -> dict[str, str]:
     return {e.name: e.description or e.name for e in entries}
 
 
-def _check_model(model: str) -> None:
+def check_model(model: str) -> None:
     models = face_models()
     if model not in models:
         raise InputError(f"Unknown face model {model!r}; choose one of: {', '.join(models) or 'none installed'}")
 
 
-def _check_size(size: int, limit: int = OUTPUT_SIZES[-1]) -> int:
+def check_size(size: int, limit: int = OUTPUT_SIZES[-1]) -> int:
     size = int(size)
     if not 16 <= size <= limit:
         raise InputError(f"Output size {size} px is out of range: choose 16 to {limit} px.")
@@ -95,8 +95,8 @@ def with_ages(faces: list[GeneratedFace], age_model: str = "dlib-age", sort: boo
 @gpu(duration=60)
 def generate_faces(model: str, seeds: Sequence[int], size: int = 256) -> list[GeneratedFace]:
     """One PNG per seed (same seed, same face), labelled synthetic in its metadata."""
-    _check_model(model)
-    size = _check_size(size)
+    check_model(model)
+    size = check_size(size)
     seeds = [int(s) for s in seeds]
     if not 1 <= len(seeds) <= MAX_FACES:
         raise InputError(f"Ask for 1 to {MAX_FACES} faces at a time (got {len(seeds)}).")
@@ -129,8 +129,8 @@ def latent_walk(
     size: int = 256,
 ) -> Walk:
     """Walk through the seeds' faces (and back to the first when looping), as a GIF and an H.264 MP4."""
-    _check_model(model)
-    size = _check_size(size, MAX_WALK_SIZE)
+    check_model(model)
+    size = check_size(size, MAX_WALK_SIZE)
     seeds = [int(s) for s in seeds]
     if not 2 <= len(seeds) <= MAX_KEYFRAMES:
         raise InputError(f"A walk needs 2 to {MAX_KEYFRAMES} keyframes (got {len(seeds)}).")
@@ -171,8 +171,8 @@ def latent_arithmetic(
 ) -> Arithmetic:
     """The DCGAN paper's recipe: average each concept's z over its exemplars, take A − B + C, and show G(result)
     in the middle of a 3×3 grid whose other cells add uniform noise in [−jitter, jitter] to it."""
-    _check_model(model)
-    size = _check_size(size, MAX_WALK_SIZE)
+    check_model(model)
+    size = check_size(size, MAX_WALK_SIZE)
     groups = [[int(s) for s in g] for g in (a_seeds, b_seeds, c_seeds)]
     if any(not 1 <= len(g) <= MAX_KEYFRAMES for g in groups):
         raise InputError(f"Give each of A, B and C 1 to {MAX_KEYFRAMES} exemplar seeds (the paper used 3).")
