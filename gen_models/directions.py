@@ -42,14 +42,18 @@ def sefa(generator: torch.nn.Module) -> tuple[np.ndarray, np.ndarray]:
     return values[order], vectors[:, order].T
 
 
+def _check_steps(steps: int) -> None:
+    if not 3 <= steps <= MAX_STEPS or steps % 2 == 0:
+        raise InputError(f"Steps must be odd, from 3 to {MAX_STEPS}, so the middle face is the original.")
+
+
 @gpu(duration=60)
 def direction_strip(model: str, seed: int, index: int, distance: float = 3.0, steps: int = 7,
                     size: int = 128) -> Path:
     """A row of faces: the seed's face moved along SeFa direction ``index`` from −distance to +distance."""
     check_model(model)
     size = check_size(size, 512)
-    if not 3 <= steps <= MAX_STEPS or steps % 2 == 0:
-        raise InputError(f"Steps must be odd, from 3 to {MAX_STEPS}, so the middle face is the original.")
+    _check_steps(steps)
     generator = registry.load(model)
     _, directions = sefa(generator)
     if not 0 <= index < len(directions):
@@ -126,8 +130,7 @@ def attribute_strip(model: str, seed: int, attribute: str, distance: float = 3.0
     """A row of faces moved along the age (older →) or gender (more male →) direction, and their predicted ages."""
     if attribute not in ATTRIBUTES:
         raise InputError(f"Attribute must be one of: {', '.join(ATTRIBUTES)}.")
-    if not 3 <= steps <= MAX_STEPS or steps % 2 == 0:
-        raise InputError(f"Steps must be odd, from 3 to {MAX_STEPS}, so the middle face is the original.")
+    _check_steps(steps)
     size = check_size(size, 512)
     direction = torch.from_numpy(attribute_directions(model, samples)[attribute]).float()
     generator = registry.load(model)
