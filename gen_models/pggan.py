@@ -24,7 +24,6 @@ import math
 from pathlib import Path
 from typing import Any, Mapping
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -157,12 +156,6 @@ class PGGANGenerator(nn.Module):
             elif lod >= current + 1:
                 image = F.interpolate(image, scale_factor=2, mode="nearest")
         return image
-
-
-def to_uint8(images: torch.Tensor) -> np.ndarray:
-    """(N, 3, H, W) in [-1, 1] → (N, H, W, 3) uint8: clamped, scaled to 0..255, rounded."""
-    scaled = (images.detach().float().clamp(-1, 1) + 1) * 127.5
-    return scaled.round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
 def _state_dict(raw: Any, source: str) -> Mapping[str, torch.Tensor]:
