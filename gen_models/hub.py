@@ -1,19 +1,23 @@
 """Getting a manifest entry's file onto disk: local folder, Hub cache, or a pinned Hub download.
 
 Order: ``$GEN_MODELS_WEIGHTS_DIR/<name>/<file>`` (for offline machines), then the huggingface_hub cache, then
-``hf_hub_download`` at the pinned revision (``HF_ENDPOINT`` mirrors work). A set ``sha256`` is checked on every
+``hf_hub_download`` at the pinned revision (``HF_ENDPOINT`` mirrors work). Entries with a plain ``url`` (files the
+Hub does not have) are downloaded with httpx into ``$GEN_MODELS_CACHE`` (default ``~/.cache/gen_models``) and obey
+``HF_HUB_OFFLINE`` too. A set ``sha256`` is checked on every
 first use in a process; a mismatching cached download is deleted. Settings are read from the environment on each
 call, so a running app sees a changed ``HF_HUB_OFFLINE`` or ``HF_ENDPOINT``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import threading
 from pathlib import Path
 
 import filelock
+import httpx
 import huggingface_hub
 from huggingface_hub import constants as hf_constants
 from huggingface_hub import errors as hf_errors
@@ -55,7 +59,18 @@ def prefetch_hint(entry: WeightsEntry) -> str:
 
 
 def describe(entry: WeightsEntry) -> str:
+    if entry.url:
+        return f"'{entry.name}' ({entry.url})"
     return f"'{entry.name}' ({entry.repo_id}/{entry.filename} @ {entry.revision})"
+
+
+def _url_cache_file(entry: WeightsEntry) -> Path:
+    root = Path(os.environ.get("GEN_MODELS_CACHE") or Path.home() / ".cache" / "gen_models")
+    return root / "urls" / hashlib.sha1(entry.url.encode()).hexdigest()[:16] / entry.basename
+
+
+def _entry_key(entry: WeightsEntry) -> str:
+    return entry.url or f"{entry.repo_type}:{entry.repo_id}:{entry.revision}:{entry.filename}"
 
 
 def sha256_file(path: str | Path) -> str:
@@ -80,6 +95,9 @@ def cached_path(entry: WeightsEntry) -> Path | None:
     local = local_override(entry)
     if local:
         return local
+    if entry.url:
+        path = _url_cache_file(entry)
+        return path if path.is_file() else None
     found = huggingface_hub.try_to_load_from_cache(
         entry.repo_id, entry.filename, cache_dir=_cache_dir(), revision=entry.revision, repo_type=entry.repo_type
     )
@@ -113,7 +131,7 @@ def _verify(entry: WeightsEntry, path: Path, *, from_cache: bool) -> Path:
 
 
 def _lock_for(entry: WeightsEntry) -> threading.Lock:
-    key = f"{entry.repo_type}:{entry.repo_id}:{entry.revision}:{entry.filename}"
+    key = _entry_key(entry)
     with _locks_guard:
         return _locks.setdefault(key, threading.Lock())
 
@@ -121,7 +139,7 @@ def _lock_for(entry: WeightsEntry) -> threading.Lock:
 def _file_lock(entry: WeightsEntry) -> filelock.FileLock:
     root = Path(_cache_dir() or hf_constants.HF_HUB_CACHE) / ".gen_models_locks"
     root.mkdir(parents=True, exist_ok=True)
-    key = hashlib.sha1(f"{entry.repo_type}:{entry.repo_id}:{entry.revision}:{entry.filename}".encode()).hexdigest()
+    key = hashlib.sha1(_entry_key(entry).encode()).hexdigest()
     return filelock.FileLock(str(root / f"{key}.lock"))
 
 
@@ -129,7 +147,30 @@ def _unavailable(entry: WeightsEntry, why: str) -> WeightsUnavailableError:
     return WeightsUnavailableError(f"Weights {describe(entry)} are not available: {why}. {prefetch_hint(entry)}")
 
 
+def _download_url(entry: WeightsEntry) -> Path:
+    """Stream ``entry.url`` into the cache (a partial file never takes the final name)."""
+    if offline():
+        raise _unavailable(entry, "not in the local cache and offline mode is on (HF_HUB_OFFLINE)")
+    target = _url_cache_file(entry)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".part")
+    try:
+        with httpx.stream("GET", entry.url, follow_redirects=True, timeout=30.0) as response:
+            if response.status_code != 200:
+                raise _unavailable(entry, f"the server answered HTTP {response.status_code}")
+            with open(partial, "wb") as out:
+                for chunk in response.iter_bytes(_CHUNK):
+                    out.write(chunk)
+    except httpx.HTTPError as exc:
+        partial.unlink(missing_ok=True)
+        raise _unavailable(entry, f"the download failed ({exc.__class__.__name__}: {exc})") from None
+    partial.replace(target)
+    return target
+
+
 def _download(entry: WeightsEntry, *, force: bool) -> Path:
+    if entry.url:
+        return _download_url(entry)
     try:
         path = huggingface_hub.hf_hub_download(
             entry.repo_id,
@@ -174,7 +215,9 @@ def is_cached(entry: WeightsEntry) -> bool:
 
 
 def resolve_commit(entry: WeightsEntry) -> str:
-    """The commit the entry's revision points at now (asks the Hub)."""
+    """The commit the entry's revision points at now (asks the Hub); plain-url entries have none."""
+    if entry.url:
+        return ""
     if offline():
         raise _unavailable(entry, "locking needs the Hub, but offline mode is on (HF_HUB_OFFLINE)")
     url = huggingface_hub.hf_hub_url(
@@ -193,7 +236,4 @@ def lock_entry(entry: WeightsEntry) -> WeightsEntry:
     """Download the entry and return it pinned: resolved commit, sha256 and size of the file."""
     commit = resolve_commit(entry)
     path = weights_path(entry)
-    return WeightsEntry(
-        **{**entry.to_json(), "name": entry.name, "revision": commit, "sha256": sha256_file(path),
-           "size": path.stat().st_size}
-    )
+    return dataclasses.replace(entry, revision=commit, sha256=sha256_file(path), size=path.stat().st_size)

@@ -1,7 +1,7 @@
 """weights_manifest.json: the one list of every pretrained file the demos use.
 
-Each entry names a file on the Hugging Face Hub (repo, file, pinned revision, sha256), its licence and source,
-and which architecture and config it feeds. The manifest is validated on load; errors name the entry and field.
+Each entry names a file on the Hugging Face Hub (repo, file, pinned revision, sha256), or for files the Hub
+does not have, their ``url`` and sha256; its licence and source; and which architecture and config it feeds. The manifest is validated on load; errors name the entry and field.
 ``GEN_MODELS_MANIFEST`` points at another manifest file (tests, private mirrors).
 """
 
@@ -41,6 +41,7 @@ class WeightsEntry:
     size: int | None = None
     config: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    url: str = ""  # a plain download address, for files that are not on the Hub (repo_id and revision stay empty)
 
     @property
     def basename(self) -> str:
@@ -49,6 +50,10 @@ class WeightsEntry:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         del data["name"]
+        if not data["url"]:
+            del data["url"]
+        else:
+            del data["repo_id"], data["revision"], data["repo_type"]
         return data
 
 
@@ -67,11 +72,20 @@ def _check_entry(name: str, raw: Any, where: str) -> WeightsEntry:
     unknown = sorted(set(raw) - _FIELDS)
     if unknown:
         raise fail(unknown[0], f"is not a known field (known: {', '.join(sorted(_FIELDS))})")
+    url = raw.get("url", "")
+    if url:
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            raise fail("url", f"must be an http(s) address, got {url!r}")
+        if "repo_id" in raw or "revision" in raw:
+            raise fail("url", "names the file's address; leave repo_id and revision out of such an entry")
+        raw = {**raw, "repo_id": "", "revision": ""}
     for key in _REQUIRED:
+        if url and key in ("repo_id", "revision"):
+            continue
         value = raw.get(key)
         if not isinstance(value, str) or not value.strip():
             raise fail(key, "is required and must be a non-empty string")
-    if not _REPO_RE.match(raw["repo_id"]):
+    if not url and not _REPO_RE.match(raw["repo_id"]):
         raise fail("repo_id", f"must look like 'owner/name', got {raw['repo_id']!r}")
     repo_type = raw.get("repo_type", "model")
     if repo_type not in REPO_TYPES:

@@ -13,6 +13,7 @@ import torch
 
 from gen_models import device as gm_device
 from gen_models.errors import GenModelsError, ManifestError
+from gen_models.digits import MNIST_FILES
 from gen_models.manifest import load_manifest, parse_manifest
 from gen_models.registry import ARCHITECTURES, BUNDLED, ModelCache
 
@@ -34,8 +35,9 @@ def test_project_manifest_is_valid_and_every_architecture_has_a_loader():
     manifest = load_manifest()
     assert manifest.entries
     for entry in manifest:
-        assert entry.architecture in ARCHITECTURES, entry.name
-        assert entry.revision
+        assert entry.architecture in ARCHITECTURES or entry.architecture == "dataset", entry.name
+        assert entry.revision or entry.url
+    assert {e.name for e in manifest if e.architecture == "dataset"} == set(MNIST_FILES.values())
     assert not set(manifest.entries) & set(BUNDLED)
 
 
