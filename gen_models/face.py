@@ -96,19 +96,33 @@ class FaceFinder:
             return np.ascontiguousarray(dlib.extract_image_chip(np.ascontiguousarray(rgb), details))
 
 
-def square_crop(rgb: np.ndarray, box: tuple[int, int, int, int], margin: float) -> np.ndarray:
-    """A square around ``box`` grown by ``margin`` × its size on each side, padded with edge pixels, not squashed."""
+def square_box(box: tuple[int, int, int, int], margin: float, lift: float = 0.0) -> tuple[int, int, int, int]:
+    """A square (x0, y0, x1, y1), end exclusive, around ``box`` grown by ``margin`` × its size on each side.
+
+    ``lift`` moves the centre up by that fraction of the box height (detector boxes stop at the eyebrows).
+    The square may reach outside the image; :func:`crop_box` pads there.
+    """
     left, top, right, bottom = box
     side = max(right - left + 1, bottom - top + 1) * (1 + 2 * margin)
-    cx, cy = (left + right + 1) / 2, (top + bottom + 1) / 2
+    cx, cy = (left + right + 1) / 2, (top + bottom + 1) / 2 - lift * (bottom - top + 1)
     x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
-    x1, y1 = x0 + int(round(side)), y0 + int(round(side))
+    return x0, y0, x0 + int(round(side)), y0 + int(round(side))
+
+
+def crop_box(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """``rgb[y0:y1, x0:x1]`` where parts outside the image are filled with its edge pixels."""
+    x0, y0, x1, y1 = box
     height, width = rgb.shape[:2]
     pad = max(0, -x0, -y0, x1 - width, y1 - height)
     if pad:
         rgb = np.pad(rgb, ((pad, pad), (pad, pad), (0, 0)), mode="edge")
         x0, y0, x1, y1 = x0 + pad, y0 + pad, x1 + pad, y1 + pad
     return np.ascontiguousarray(rgb[y0:y1, x0:x1])
+
+
+def square_crop(rgb: np.ndarray, box: tuple[int, int, int, int], margin: float) -> np.ndarray:
+    """A square around ``box`` grown by ``margin`` × its size on each side, padded with edge pixels, not squashed."""
+    return crop_box(rgb, square_box(box, margin))
 
 
 @lru_cache(maxsize=1)

@@ -4,6 +4,7 @@ looping GIFs through Pillow. Both carry a "synthetic" label in their metadata; :
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ import imageio_ffmpeg
 import numpy as np
 from PIL import Image
 
+from .errors import InputError
 from .media import SOFTWARE
 
 
@@ -46,7 +48,8 @@ def write_mp4(
     output_params = ["-crf", str(crf), "-preset", "veryfast", "-movflags", "+faststart",
                      "-metadata", f"comment={synthetic_label(model)}", "-metadata", f"encoder={SOFTWARE}"]
     if audio_path is not None:
-        output_params += ["-shortest"]
+        # without -map ffmpeg would pick the "best" video stream of both inputs, maybe the audio file's own video
+        output_params += ["-map", "0:v:0", "-map", "1:a:0", "-shortest"]
     writer = imageio_ffmpeg.write_frames(
         str(path), (width, height), fps=fps, codec="libx264", pix_fmt_out="yuv420p", macro_block_size=1,
         output_params=output_params, audio_path=str(audio_path) if audio_path else None,
@@ -100,3 +103,95 @@ def probe(path: str | Path) -> VideoInfo:
         frames,
         comment.group(1).strip() if comment else "",
     )
+
+
+MAX_VIDEO_SECONDS_ENV = "GEN_MODELS_MAX_VIDEO_SECONDS"
+DEFAULT_MAX_VIDEO_SECONDS = 60.0
+
+
+def max_video_seconds() -> float:
+    """The longest driving video accepted (``GEN_MODELS_MAX_VIDEO_SECONDS``, default 60 s)."""
+    raw = os.environ.get(MAX_VIDEO_SECONDS_ENV, "").strip()
+    try:
+        value = float(raw) if raw else DEFAULT_MAX_VIDEO_SECONDS
+    except ValueError:
+        value = DEFAULT_MAX_VIDEO_SECONDS
+    return value if value > 0 else DEFAULT_MAX_VIDEO_SECONDS
+
+
+@dataclass(frozen=True)
+class VideoInput:
+    """A validated input video: display size (rotation applied), frame rate, duration and whether it has sound."""
+
+    path: Path
+    name: str
+    width: int
+    height: int
+    fps: float
+    duration: float
+    has_audio: bool
+
+    @property
+    def frames_estimate(self) -> int:
+        return max(1, int(round(self.duration * self.fps)))
+
+
+def _still_image(path: Path) -> bool:
+    try:
+        with Image.open(path) as image:
+            return getattr(image, "n_frames", 1) <= 1
+    except Exception:
+        return False
+
+
+def open_video(path: str | Path, *, max_seconds: float | None = None, name: str | None = None) -> VideoInput:
+    """Check that ``path`` is a readable video within the length limit; errors say what is wrong in words."""
+    path = Path(path)
+    name = name or path.name
+    if not path.is_file() or path.stat().st_size == 0:
+        raise InputError(f"{name} is empty or missing; upload a video file (mp4, mov, webm, avi, mkv, gif)")
+    if _still_image(path):
+        raise InputError(f"{name} is a still image; the driving input must be a video (mp4, mov, webm, avi, mkv, gif)")
+    exe = imageio_ffmpeg.get_ffmpeg_exe()
+    text = subprocess.run([exe, "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
+    video = re.search(r"Stream #.*Video: [^\n]*?, (\d+)x(\d+)[^\n]*", text)
+    if not video:
+        raise InputError(f"{name} could not be read as a video (corrupt, or not a video format ffmpeg knows)")
+    width, height = int(video.group(1)), int(video.group(2))
+    rotation = re.search(r"rotate\s*:\s*(-?\d+)|rotation of (-?[\d.]+) degrees", text)
+    if rotation and round(float(rotation.group(1) or rotation.group(2))) % 180 == 90:
+        width, height = height, width
+    rate = re.search(r"([\d.]+) fps", video.group(0)) or re.search(r"([\d.]+) tbr", video.group(0))
+    fps = float(rate.group(1)) if rate else 25.0
+    stamp = re.search(r"Duration: (\d+):(\d+):([\d.]+)", text)
+    duration = int(stamp.group(1)) * 3600 + int(stamp.group(2)) * 60 + float(stamp.group(3)) if stamp else 0.0
+    limit = max_video_seconds() if max_seconds is None else max_seconds
+    if duration > limit:
+        raise InputError(
+            f"{name} is {duration:.1f} s long; the limit is {limit:g} s (trim it, or raise {MAX_VIDEO_SECONDS_ENV})"
+        )
+    if width < 16 or height < 16:
+        raise InputError(f"{name} is only {width}×{height} pixels; a video of at least 64×64 is needed")
+    return VideoInput(path, name, width, height, fps if fps > 0 else 25.0, duration,
+                      bool(re.search(r"Stream #.*Audio:", text)))
+
+
+def read_frames(video: VideoInput, *, max_side: int | None = None) -> Iterator[np.ndarray]:
+    """The video's frames as uint8 H×W×3 RGB, one at a time (memory does not grow with length).
+
+    ``max_side`` lets ffmpeg shrink the frames first (cheap face finding on a reduced copy).
+    """
+    params: list[str] = []
+    if max_side and max(video.width, video.height) > max_side:
+        scale = max_side / max(video.width, video.height)
+        params = ["-vf", f"scale={max(2, round(video.width * scale))}:{max(2, round(video.height * scale))}"]
+    reader = imageio_ffmpeg.read_frames(str(video.path), pix_fmt="rgb24", output_params=params)
+    try:
+        meta = next(reader)
+        width, height = meta["size"]
+        for raw in reader:
+            yield np.frombuffer(raw, np.uint8).reshape(height, width, 3)
+    except (RuntimeError, OSError) as exc:
+        raise InputError(f"{video.name} could not be decoded ({str(exc).splitlines()[0]})") from None
+    finally:
+        reader.close()
