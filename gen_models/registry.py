@@ -20,8 +20,13 @@ from .manifest import load_manifest
 # architecture name → "module:function(path, config, device)"; imported only when used
 ARCHITECTURES: dict[str, str] = {
     "agenet": "gen_models.agenet:from_manifest",
+    "cyclegan": "gen_models.cyclegan:from_manifest",
     "dcgan": "gen_models.dcgan:from_manifest",
+    "deoldify": "gen_models.deoldify:from_manifest",
+    "fomm": "gen_models.fomm:from_manifest",
     "pggan": "gen_models.pggan:from_manifest",
+    "tpsmm": "gen_models.tpsmm:from_manifest",
+    "zhang": "gen_models.zhang:from_manifest",
 }
 
 
