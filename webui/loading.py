@@ -28,8 +28,8 @@ DEMOS: tuple[Demo, ...] = (  # ready demos first, so the page opens on one that 
     Demo("age", "Age prediction", "Find faces and predict their ages (dlib CC0 model offline, or Levi-Hassner AgeNet)."),
     Demo("faces", "Face generation", "Generate faces with PGGAN (CelebA-HQ 1024), with seeds you can reuse."),
     Demo("walk", "Latent walk & arithmetic", "Walk between faces as GIF/MP4, and add and subtract concepts."),
-    Demo(None, "Talking heads", "Animate a photo with a driving video (First Order Motion Model, TPSMM)."),
-    Demo(None, "Colorization", "Colorize black-and-white photos with DeOldify's models."),
+    Demo("talking_heads", "Talking heads", "Animate a photo with a driving video (First Order Motion Model, TPSMM)."),
+    Demo("colorize", "Colorization", "Colorize black-and-white photos with DeOldify's models."),
     Demo(None, "Classic labs", "DCGAN digits trained in the browser, autoencoders, CycleGAN horse↔zebra."),
 )
 
