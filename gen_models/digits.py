@@ -98,6 +98,10 @@ def _mnist(split: str, download: bool) -> DigitSet | None:
     manifest = load_manifest()
     parts = []
     for name in (("train", "test") if split == "all" else (split,)):
+        if MNIST_FILES[name] not in manifest:
+            if download:
+                raise InputError(f"this manifest has no '{MNIST_FILES[name]}' entry, so MNIST cannot be fetched")
+            return None
         entry = manifest[MNIST_FILES[name]]
         path = hub.weights_path(entry) if download else hub.cached_path(entry)
         if path is None:

@@ -183,3 +183,85 @@ def test_face_endpoints_answer_through_the_api(face_app):
 
     with pytest.raises(Exception, match="keyframes"):
         face_app.predict("dcgan-tiny", "1", 3, 10, "slerp", True, "64", api_name="/latent_walk")
+
+
+@pytest.fixture(scope="module")
+def models_app(tmp_path_factory):
+    """The app with a manifest of tiny or random-weight talking-head, colorization and CycleGAN models in a local
+    weights folder, in their official file layouts."""
+    import json
+
+    import torch
+    from test_animate import TINY_FOMM, tiny_fomm
+    from test_colorize import official_artistic_state
+
+    from gen_models.cyclegan import ResnetGenerator
+
+    folder = tmp_path_factory.mktemp("models-app")
+    weights = folder / "weights"
+    for name in ("fomm-vox", "deoldify-artistic", "cyclegan-horse2zebra"):
+        (weights / name).mkdir(parents=True)
+    fomm = tiny_fomm()
+    torch.save({"generator": fomm.generator.state_dict(), "kp_detector": fomm.kp_detector.state_dict()},
+               weights / "fomm-vox" / "vox-cpk.pth.tar")
+    torch.save(official_artistic_state(), weights / "deoldify-artistic" / "ColorizeArtistic_gen.pth")
+    torch.save(ResnetGenerator(ngf=8, n_blocks=2).state_dict(), weights / "cyclegan-horse2zebra" / "horse2zebra.pth")
+    common = {"license": "mit", "source": "https://example.org"}
+    manifest = {"version": 1, "weights": {
+        "fomm-vox": {"repo_id": "t/fomm", "filename": "vox-cpk.pth.tar", "revision": "main", "architecture": "fomm",
+                     "config": TINY_FOMM, "description": "tiny FOMM", **common},
+        "deoldify-artistic": {"repo_id": "t/deoldify", "filename": "ColorizeArtistic_gen.pth", "revision": "main",
+                              "architecture": "deoldify", "config": {"variant": "artistic"}, **common},
+        "cyclegan-horse2zebra": {"url": "https://example.org/horse2zebra.pth", "filename": "horse2zebra.pth",
+                                 "architecture": "cyclegan", "config": {"ngf": 8, "n_blocks": 2},
+                                 "description": "tiny horse to zebra", **common},
+    }}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    proc, url = start_app({"GEN_MODELS_MANIFEST": str(folder / "manifest.json"), "GEN_MODELS_WEIGHTS_DIR": str(weights)})
+    from gradio_client import Client
+
+    yield Client(url, verbose=False), folder
+    stop(proc)
+
+
+def test_animate_colorize_translate_answer_through_the_api(models_app):
+    from gradio_client import handle_file
+    from media_fixtures import driving_clip
+
+    client, folder = models_app
+    photo = Image.open(EXAMPLES / "astronaut.jpg").convert("RGB")
+    clip = driving_clip(__import__("numpy").asarray(photo)[20:286, 73:373], folder / "clip.mp4", frames=8, fps=8)
+    video, notes = client.predict(handle_file(str(EXAMPLES / "astronaut.jpg")), handle_file(str(clip)),
+                                  "fomm-vox", "relative", True, False, True, True, "side by side", api_name="/animate")
+    info = probe(video["video"] if isinstance(video, dict) else video)
+    assert (info.video_codec, info.audio_codec, info.frames, info.width) == ("h264", "aac", 8, 768)
+    assert "8 frames at 8 fps" in notes
+    with pytest.raises(Exception, match="No face found in coffee.jpg"):
+        client.predict(handle_file(str(EXAMPLES / "coffee.jpg")), handle_file(str(clip)), "fomm-vox",
+                       "relative", True, False, True, True, "face", api_name="/animate")
+
+    compare, png, text = client.predict(handle_file(str(EXAMPLES / "coffee.jpg")), "deoldify-artistic", 7, True,
+                                        api_name="/colorize")
+    assert Image.open(png).size == (600, 400) and len(compare) == 2 and "render factor 7" in text
+    with pytest.raises(Exception, match="greater than maximum value 45"):
+        client.predict(handle_file(str(EXAMPLES / "coffee.jpg")), "deoldify-artistic", 50, True, api_name="/colorize")
+
+    translated = client.predict(handle_file(str(EXAMPLES / "coffee.jpg")), "cyclegan-horse2zebra", 256,
+                                api_name="/translate")
+    assert Image.open(translated).size == (600, 400)
+
+
+def test_labs_answer_through_the_api(client):
+    grid = client.predict("tutorial-7", 0, 8, api_name="/generate_digits")
+    assert Image.open(grid).size == ((8 * 30 + 2) * 4, 32 * 4)
+    result = client.predict("tutorial", 3, "sklearn", 1, 16, 0, 64, api_name="/train_digits_gan")
+    assert result["epochs"] == 1 and result["steps"] == 4 and 0 <= result["metrics"]["d_acc_real"] <= 1
+    assert set(result["per_epoch"][0]) == {"epoch", "d_loss", "g_loss", "d_acc_real", "d_acc_fake"}
+    image, text = client.predict("dense", 8, 0, api_name="/reconstruct")
+    mse, baseline = (float(v) for v in text.split("Test MSE ")[1].split(" for")[0].split(" vs "))
+    assert mse < 0.5 * baseline and Image.open(image).size[0] == (8 * 30 + 2) * 4
+    _, text = client.predict("dense-denoise", "gaussian", 0.5, 0, api_name="/denoise")
+    noisy, denoised = (float(v) for v in text.split("noisy ")[1].split(" → denoised "))
+    assert denoised < noisy
+    _, top, text = client.predict("dense", "uniform", None, api_name="/anomaly")
+    assert float(text.split("AUROC ")[1]) > 0.95 and Path(top).is_file()

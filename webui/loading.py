@@ -30,7 +30,7 @@ DEMOS: tuple[Demo, ...] = (  # ready demos first, so the page opens on one that 
     Demo("walk", "Latent walk & arithmetic", "Walk between faces as GIF/MP4, and add and subtract concepts."),
     Demo("talking_heads", "Talking heads", "Animate a photo with a driving video (First Order Motion Model, TPSMM)."),
     Demo("colorize", "Colorization", "Colorize black-and-white photos with DeOldify's models."),
-    Demo(None, "Classic labs", "DCGAN digits trained in the browser, autoencoders, CycleGAN horse↔zebra."),
+    Demo("labs", "Classic labs", "DCGAN digits trained in the browser, autoencoders, CycleGAN horse↔zebra."),
 )
 
 

@@ -1,4 +1,4 @@
-"""``python -m gen_models.train dcgan --data FOLDER --out DIR [--epochs N] [--resume]``."""
+"""``python -m gen_models.train dcgan|dcgan-digits|autoencoder … --out DIR [--epochs N] [--resume]``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from ..errors import GenModelsError
+from . import autoencoders, digits_gan
 from .dcgan_faces import TrainConfig, train
 
 
@@ -21,7 +22,13 @@ def main(argv: list[str] | None = None) -> int:
     dcgan.add_argument("--hidden", type=int, default=64, help="width (64 as in the paper)")
     dcgan.add_argument("--seed", type=int, default=0)
     dcgan.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    digits_gan.add_parser(sub)
+    autoencoders.add_parser(sub)
     args = parser.parse_args(argv)
+    if args.model == "dcgan-digits":
+        return digits_gan.run_cli(args)
+    if args.model == "autoencoder":
+        return autoencoders.run_cli(args)
     config = TrainConfig(args.data, args.out, args.epochs, args.batch, args.lr, args.hidden, args.seed, args.resume)
     try:
         result = train(config, log=print)

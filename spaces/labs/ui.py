@@ -1,0 +1,340 @@
+"""Classic labs tab: DCGAN digits (generate, walk, train live), autoencoders (reconstruct, denoise, anomalies,
+latent map, train live) and CycleGAN horse ↔ zebra. The digits and autoencoder parts run offline."""
+
+from __future__ import annotations
+
+import re
+
+import gradio as gr
+import pandas as pd
+
+from gen_models.autoencoders import NOISE_KINDS, PROBE_KINDS
+from gen_models.digits import load_digits
+from gen_models.errors import InputError
+from gen_models.labs import (LabRun, ae_models, anomaly_view, decode_map_point, denoise_digits, digit_gan_models,
+                             digit_walk, enlarge, generate_digit_grid, latent_map_points, reconstruct_digits,
+                             train_to_end)
+from gen_models.translation import translate_photo, translation_models
+from webui import user_errors
+
+TITLE = "Classic labs"
+DIGIT_CHOICES = [("all ten digits", "all")] + [(str(d), str(d)) for d in range(10)]
+
+
+def _digit(value: str | int | None) -> int | None:
+    return None if value in (None, "", "all") else int(value)
+
+
+def _seeds(text: str) -> list[int]:
+    parts = [p for p in re.split(r"[\s,;]+", text or "") if p]
+    if not all(p.isdigit() for p in parts):
+        raise InputError("Keyframes are seeds: whole numbers separated by commas, e.g. 1, 2, 3.")
+    return [int(p) for p in parts]
+
+
+# --------------------------------------------------------------------------------------------- digits: generate
+@user_errors
+def generate(model: str, seed: float, count: float):
+    """The API endpoint `generate_digits`: a PNG grid of digits for seeds seed … seed+count-1."""
+    return str(generate_digit_grid(model, int(seed), int(count)))
+
+
+@user_errors
+def walk_digits(model: str, seeds: str, frames_per_segment: float, fps: float):
+    """The API endpoint `digit_walk`: a looping GIF through the keyframe seeds' digits."""
+    return str(digit_walk(model, _seeds(seeds), int(frames_per_segment), float(fps)))
+
+
+# --------------------------------------------------------------------------------------------- live training
+def _plots(snapshot, kind: str):
+    frame = pd.DataFrame(snapshot.curves or [], columns=["step", "metric", "value"])
+    if kind == "gan":
+        losses = frame[frame.metric.isin(["d_loss", "g_loss"])]
+        accuracy = frame[frame.metric.isin(["d_acc_real", "d_acc_fake"])]
+        return losses, accuracy
+    return frame[frame.metric == "loss"], frame[frame.metric == "test_mse"]
+
+
+def _stream(run: LabRun, epochs: int, progress: gr.Progress):
+    for snapshot in run.run(epochs):
+        progress(snapshot.progress, desc=snapshot.status)
+        first, second = _plots(snapshot, run.kind)
+        image = enlarge(snapshot.image) if snapshot.image is not None else None
+        slider = gr.update(maximum=max(2, snapshot.epoch), value=max(1, snapshot.epoch), interactive=snapshot.epoch > 1)
+        metrics = ", ".join(f"{k} {v:.3f}" for k, v in snapshot.metrics.items())
+        yield run, first, second, image, slider, f"{snapshot.status}" + (f" · last epoch: {metrics}" if metrics else ""), None
+    yield run, first, second, image, slider, f"{snapshot.status}" + (f" · last epoch: {metrics}" if metrics else ""), str(run.save())
+
+
+@user_errors
+def start_gan(arch: str, digit: str, source: str, epochs: float, batch: float, seed: float, run: LabRun | None,
+              progress=gr.Progress()):
+    if run is not None:
+        run.stop()
+    run = LabRun.digit_gan(arch, _digit(digit), source, int(epochs), int(batch) or None, int(seed))
+    yield from _stream(run, int(epochs), progress)
+
+
+@user_errors
+def start_ae(arch: str, noise: str, strength: float, digit: str, source: str, epochs: float, seed: float,
+             run: LabRun | None, progress=gr.Progress()):
+    if run is not None:
+        run.stop()
+    run = LabRun.autoencoder(arch, noise or None, float(strength), _digit(digit), source, int(epochs), 64, int(seed))
+    yield from _stream(run, int(epochs), progress)
+
+
+@user_errors
+def resume(run: LabRun | None, more: float, progress=gr.Progress()):
+    if run is None:
+        raise gr.Error("Start a training run first.")
+    yield from _stream(run, run.trainer.epoch + int(more), progress)
+
+
+def stop(run: LabRun | None) -> str:
+    if run is None:
+        return "Nothing is training."
+    run.stop()
+    return "Stopping after the current step…"
+
+
+def replay(run: LabRun | None, epoch: float):
+    if run is None:
+        return None
+    images = run._images()
+    return enlarge(images[int(epoch)]) if int(epoch) in images else None
+
+
+@user_errors
+def train_digits_gan(arch: str = "tutorial", digit: int = -1, source: str = "auto", epochs: int = 1, batch: int = 0,
+                     seed: int = 0, limit: int = 0) -> dict:
+    """Train a digits DCGAN and return when done: per-epoch losses and discriminator accuracies, the final sample
+    grid PNG and the checkpoint. ``digit`` -1 means all ten; ``batch`` 0 the architecture's default; ``limit`` 0 all
+    training images."""
+    run = LabRun.digit_gan(arch, None if digit < 0 else digit, source, epochs, batch or None, seed, limit or None)
+    return train_to_end(run)
+
+
+@user_errors
+def train_autoencoder(arch: str = "dense", noise: str = "", strength: float = 0.3, digit: int = -1,
+                      source: str = "auto", epochs: int = 1, seed: int = 0) -> dict:
+    """Train an autoencoder (``noise`` gaussian or salt_pepper for a denoising one) and return when done: per-epoch
+    training loss and test MSE, the last reconstructions PNG and the checkpoint."""
+    run = LabRun.autoencoder(arch, noise or None, strength, None if digit < 0 else digit, source, epochs, 64, seed)
+    return train_to_end(run)
+
+
+def _training_panel(kind: str):
+    """Buttons, plots, grid, replay slider and checkpoint download shared by the two training panels."""
+    with gr.Row():
+        start_btn = gr.Button("Start", variant="primary")
+        stop_btn = gr.Button("Stop")
+        more = gr.Number(value=1, precision=0, minimum=1, label="Resume for more epochs")
+        resume_btn = gr.Button("Resume")
+    status = gr.Markdown()
+    with gr.Row():
+        if kind == "gan":
+            first = gr.LinePlot(x="step", y="value", color="metric", title="Discriminator and generator loss",
+                                height=260)
+            second = gr.LinePlot(x="step", y="value", color="metric", y_lim=[0, 1], height=260,
+                                 title="Discriminator accuracy on real and on fake digits")
+        else:
+            first = gr.LinePlot(x="step", y="value", color="metric", title="Reconstruction loss (MSE)", height=260)
+            second = gr.LinePlot(x="step", y="value", color="metric", title="Test MSE per epoch", height=260)
+    with gr.Row():
+        image = gr.Image(label="After the latest epoch" + (" (fixed noise: seeds 0–63)" if kind == "gan" else
+                                                           " (test digits above their reconstructions)"),
+                         image_mode="L", height=360)
+        with gr.Column():
+            epoch = gr.Slider(1, 2, value=1, step=1, label="Replay epoch", interactive=False)
+            checkpoint = gr.File(label="Checkpoint (resumable with python -m gen_models.train … --resume)")
+    return start_btn, stop_btn, more, resume_btn, status, first, second, image, epoch, checkpoint
+
+
+# --------------------------------------------------------------------------------------------- autoencoders
+@user_errors
+def reconstruct(model: str, count: float, seed: float):
+    """The API endpoint `reconstruct`: (PNG of test digits over their reconstructions, summary)."""
+    result = reconstruct_digits(model, int(count), int(seed))
+    return str(result.image), (f"Test MSE {result.mse:.4f} vs {result.mean_image_mse:.4f} for always answering the "
+                               f"mean image ({result.data}).")
+
+
+@user_errors
+def denoise(model: str, kind: str, strength: float, seed: float):
+    """The API endpoint `denoise`: (PNG rows clean / noisy / denoised, summary with both MSEs)."""
+    result = denoise_digits(model, kind, float(strength), 12, int(seed))
+    return str(result.image), f"MSE against the clean digits: noisy {result.noisy_mse:.4f} → denoised {result.denoised_mse:.4f}"
+
+
+@user_errors
+def anomalies(model: str, others: str, threshold: float | None):
+    """The API endpoint `anomaly`: (error histogram rows, PNG of the worst-reconstructed inputs, summary)."""
+    view = anomaly_view(model, others, float(threshold) if threshold else None)
+    r = view.report
+    text = (f"Threshold {r.threshold:.4f} ({r.threshold_rule}): flags {r.flagged_others}/{len(r.other_errors)} "
+            f"{others} and {r.flagged_digits}/{len(r.digit_errors)} digits · AUROC {r.auroc:.3f}")
+    return pd.DataFrame(view.histogram), str(view.top_image), text
+
+
+def show_map(model: str):
+    rows, latent = latent_map_points(model)
+    return pd.DataFrame(rows), (f"First two principal components of the codes: {latent.explained[0]:.0%} and "
+                                f"{latent.explained[1]:.0%} of their variance. Click a point to decode it.")
+
+
+def decode_clicked(model: str, evt: gr.SelectData):
+    value = evt.value if isinstance(evt.value, dict) else {}
+    x, y = value.get("x"), value.get("y")
+    if x is None or y is None:
+        x, y = (evt.index if isinstance(evt.index, (list, tuple)) and len(evt.index) == 2 else (0.0, 0.0))
+    return decode_map_point(model, float(x), float(y)), f"decoded at ({float(x):.2f}, {float(y):.2f})"
+
+
+@user_errors
+def decode_typed(model: str, x: float, y: float):
+    return decode_map_point(model, float(x), float(y))
+
+
+# --------------------------------------------------------------------------------------------- CycleGAN
+@user_errors
+def translate(image: str, model: str, max_side: float):
+    """The API endpoint `translate`: the photo translated by a CycleGAN generator (PNG at the photo's size)."""
+    if not image:
+        raise gr.Error("Upload a photo first.")
+    return str(translate_photo(image, model, int(max_side)).path)
+
+
+def build() -> None:
+    data = load_digits("train")
+    gr.Markdown(
+        "The labs behind the slides, runnable offline. Digits data: **" + data.description + "**. "
+        "Fetch the real MNIST with `python -m gen_models fetch mnist-train mnist-test`."
+    )
+    gan_models, autoencoders = digit_gan_models(), ae_models()
+    with gr.Tabs():
+        with gr.Tab("DCGAN digits"):
+            with gr.Row():
+                with gr.Column(scale=1):
+                    model = gr.Dropdown(choices=[(n, n) for n in gan_models], value=next(iter(gan_models), None),
+                                        label="Bundled generator")
+                    about = gr.Markdown(next(iter(gan_models.values()), ""))
+                    seed = gr.Number(value=0, precision=0, minimum=0, label="First seed")
+                    count = gr.Slider(1, 64, value=32, step=1, label="How many digits")
+                    go = gr.Button("Generate", variant="primary")
+                    keyframes = gr.Textbox(value="0, 1, 2, 3", label="Walk through seeds")
+                    frames = gr.Slider(2, 30, value=10, step=1, label="Frames between keyframes")
+                    walk_btn = gr.Button("Latent walk (GIF)")
+                with gr.Column(scale=2):
+                    grid = gr.Image(label="Generated digits", type="filepath", height=420)
+                    walk_out = gr.Image(label="Latent walk", type="filepath", height=200)
+            model.change(lambda m: gan_models.get(m, ""), model, about, api_visibility="private")
+            go.click(generate, [model, seed, count], grid, api_name="generate_digits")
+            walk_btn.click(walk_digits, [model, keyframes, frames, gr.Number(12, visible=False)], walk_out,
+                           api_name="digit_walk")
+
+        with gr.Tab("Train a DCGAN"):
+            gr.Markdown("Watch the discriminator and generator pull against each other (their losses move in "
+                        "antiphase) while the fixed-noise grid turns into digits. Your run is yours alone.")
+            with gr.Row():
+                arch = gr.Radio(choices=[("Tutorial DCGAN (z 100, Adam 1e-4)", "tutorial"),
+                                         ("Lab DCGAN (z 128, Adam 2e-4 β1 0.5)", "lab")], value="tutorial",
+                                label="Architecture")
+                digit = gr.Dropdown(choices=DIGIT_CHOICES, value="all", label="Train on")
+                source = gr.Radio(choices=["auto", "sklearn", "mnist"], value="auto", label="Data")
+            with gr.Row():
+                epochs = gr.Slider(1, 50, value=5, step=1, label="Epochs")
+                batch = gr.Number(value=0, precision=0, minimum=0, label="Batch (0: the architecture's)")
+                tseed = gr.Number(value=0, precision=0, minimum=0, label="Seed")
+            run = gr.State(None)
+            start_btn, stop_btn, more, resume_btn, status, first, second, image, epoch, checkpoint = _training_panel("gan")
+            outputs = [run, first, second, image, epoch, status, checkpoint]
+            start_btn.click(start_gan, [arch, digit, source, epochs, batch, tseed, run], outputs,
+                            api_visibility="private")
+            stop_btn.click(stop, run, status, api_visibility="private")
+            resume_btn.click(resume, [run, more], outputs, api_visibility="private")
+            epoch.release(replay, [run, epoch], image, api_visibility="private")
+
+        with gr.Tab("Autoencoders"):
+            ae_model = gr.Dropdown(choices=[(f"{n}: {d}", n) for n, d in autoencoders.items()],
+                                   value=next(iter(autoencoders), None), label="Bundled autoencoder")
+            with gr.Tabs():
+                with gr.Tab("Reconstruct"):
+                    with gr.Row():
+                        rcount = gr.Slider(4, 32, value=12, step=1, label="Test digits")
+                        rseed = gr.Number(value=0, precision=0, minimum=0, label="Pick seed")
+                        rbtn = gr.Button("Reconstruct", variant="primary")
+                    rimage = gr.Image(label="Inputs (top) and reconstructions (bottom)", type="filepath")
+                    rtext = gr.Markdown()
+                    rbtn.click(reconstruct, [ae_model, rcount, rseed], [rimage, rtext], api_name="reconstruct")
+                with gr.Tab("Denoise"):
+                    with gr.Row():
+                        kind = gr.Radio(choices=list(NOISE_KINDS), value="gaussian", label="Noise")
+                        strength = gr.Slider(0, 1, value=0.5, step=0.05, label="Strength")
+                        dseed = gr.Number(value=0, precision=0, minimum=0, label="Seed")
+                        dbtn = gr.Button("Add noise and denoise", variant="primary")
+                    dimage = gr.Image(label="Clean / noisy / denoised", type="filepath")
+                    dtext = gr.Markdown()
+                    dbtn.click(denoise, [ae_model, kind, strength, dseed], [dimage, dtext], api_name="denoise")
+                with gr.Tab("Anomalies"):
+                    with gr.Row():
+                        others = gr.Radio(choices=list(PROBE_KINDS), value="letters", label="Non-digits")
+                        threshold = gr.Number(value=None, label="Threshold (empty: 99th percentile of digits)")
+                        abtn = gr.Button("Score", variant="primary")
+                    with gr.Row():
+                        hist = gr.BarPlot(x="error", y="count", color="group", height=300,
+                                          title="Reconstruction error: digits vs non-digits")
+                        top = gr.Image(label="Worst reconstructed inputs", type="filepath", height=300)
+                    atext = gr.Markdown()
+                    abtn.click(anomalies, [ae_model, others, threshold], [hist, top, atext], api_name="anomaly")
+                with gr.Tab("Latent map"):
+                    mbtn = gr.Button("Map the test digits' codes", variant="primary")
+                    with gr.Row():
+                        scatter = gr.ScatterPlot(x="x", y="y", color="digit", height=420, title="Codes (PCA)")
+                        with gr.Column():
+                            decoded = gr.Image(label="Decoded point", image_mode="L", height=200)
+                            mx = gr.Number(value=0.0, label="x")
+                            my = gr.Number(value=0.0, label="y")
+                            dec_btn = gr.Button("Decode (x, y)")
+                    mtext = gr.Markdown()
+                    mbtn.click(show_map, ae_model, [scatter, mtext], api_visibility="private")
+                    scatter.select(decode_clicked, ae_model, [decoded, mtext], api_visibility="private")
+                    dec_btn.click(decode_typed, [ae_model, mx, my], decoded, api_name="decode_point")
+                with gr.Tab("Train an autoencoder"):
+                    with gr.Row():
+                        ae_arch = gr.Radio(choices=["dense", "conv"], value="dense", label="Architecture")
+                        ae_noise = gr.Radio(choices=[("none (plain)", ""), ("gaussian", "gaussian"),
+                                                     ("salt and pepper", "salt_pepper")], value="",
+                                            label="Denoising: train on noisy inputs")
+                        ae_strength = gr.Slider(0, 1, value=0.3, step=0.05, label="Noise strength")
+                    with gr.Row():
+                        ae_digit = gr.Dropdown(choices=DIGIT_CHOICES, value="all", label="Train on")
+                        ae_source = gr.Radio(choices=["auto", "sklearn", "mnist"], value="auto", label="Data")
+                        ae_epochs = gr.Slider(1, 50, value=5, step=1, label="Epochs")
+                        ae_seed = gr.Number(value=0, precision=0, minimum=0, label="Seed")
+                    ae_run = gr.State(None)
+                    (ae_start, ae_stop, ae_more, ae_resume, ae_status, ae_first, ae_second, ae_image, ae_epoch,
+                     ae_checkpoint) = _training_panel("ae")
+                    ae_outputs = [ae_run, ae_first, ae_second, ae_image, ae_epoch, ae_status, ae_checkpoint]
+                    ae_start.click(start_ae, [ae_arch, ae_noise, ae_strength, ae_digit, ae_source, ae_epochs, ae_seed,
+                                              ae_run], ae_outputs, api_visibility="private")
+                    ae_stop.click(stop, ae_run, ae_status, api_visibility="private")
+                    ae_resume.click(resume, [ae_run, ae_more], ae_outputs, api_visibility="private")
+                    ae_epoch.release(replay, [ae_run, ae_epoch], ae_image, api_visibility="private")
+
+        with gr.Tab("CycleGAN horse ↔ zebra"):
+            translators = translation_models()
+            gr.Markdown("The authors' pretrained CycleGAN generators (downloaded on first use). The photo keeps its "
+                        "aspect ratio; the networks were trained on 256 px crops of horses and zebras.")
+            with gr.Row():
+                with gr.Column():
+                    photo = gr.Image(label="Photo", type="filepath")
+                    direction = gr.Radio(choices=[(d, n) for n, d in translators.items()],
+                                         value=next(iter(translators), None), label="Direction")
+                    max_side = gr.Slider(128, 1024, value=512, step=64, label="Working size (long side, px)")
+                    tbtn = gr.Button("Translate", variant="primary")
+                translated = gr.Image(label="Translated (PNG, labelled AI-generated)", type="filepath")
+            tbtn.click(translate, [photo, direction, max_side], translated, api_name="translate")
+
+    gr.api(train_digits_gan, api_name="train_digits_gan")
+    gr.api(train_autoencoder, api_name="train_autoencoder")
