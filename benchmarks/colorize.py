@@ -53,13 +53,13 @@ def main() -> None:
             cells = []
             for factor in args.factors:
                 try:
-                    cells.append(f"{seconds(lambda: deoldify_colorize(model, photo, factor), args.repeat, device):>10.2f}")
+                    cells.append(f"{seconds(lambda m=model, f=factor: deoldify_colorize(m, photo, f), args.repeat, device):>10.2f}")
                 except Exception as exc:  # a factor too large for the GPU is reported, not fatal
                     cells.append(f"{type(exc).__name__[:9]:>10}")
             print(f"{'deoldify-' + label:<20}" + "".join(cells))
         else:
             model = build(label).eval().to(device)
-            took = seconds(lambda: colorize_lab(model, photo), args.repeat, device)
+            took = seconds(lambda m=model: colorize_lab(m, photo), args.repeat, device)
             print(f"{'zhang-' + label:<20}{took:>10.2f}  (fixed 256 px network input)")
         del model
         if device.type == "cuda":

@@ -26,7 +26,6 @@ import torch
 from scipy.spatial import ConvexHull, QhullError
 
 from . import registry
-from .device import get_device
 from .errors import InputError
 from .face import Face, crop_box, face_finder, square_box
 from .manifest import load_manifest
@@ -335,7 +334,7 @@ def animate(
     progress: Progress | None = None,
 ) -> Animation:
     """Animate the photo's face with the driving video's motion; returns the H.264 MP4 (driver's fps and audio)."""
-    kind = _check_options(model, mode)
+    _check_options(model, mode)
     video = open_video(driving_video, max_seconds=max_seconds)
     source = prepare_source(source_image, crop=crop_source)
     if best_frame and source.face is None:
