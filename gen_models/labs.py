@@ -153,13 +153,13 @@ class LabRun:
             rows += [{"step": e.step, "metric": "test_mse", "value": e.test_mse} for e in self.trainer.snapshots]
         return rows
 
-    def _images(self) -> dict[int, np.ndarray]:
+    def epoch_images(self) -> dict[int, np.ndarray]:
         if self.kind == "gan":
             return dict(self.trainer.grids)
         return {e.epoch: e.image for e in self.trainer.snapshots}
 
     def snapshot(self, steps_total: int, status: str) -> Snapshot:
-        images = self._images()
+        images = self.epoch_images()
         latest = images[max(images)] if images else None
         metrics: dict[str, float] = {}
         if self.kind == "gan" and self.trainer.history:

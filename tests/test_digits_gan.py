@@ -1,7 +1,7 @@
 """The digits DCGANs: bundled generators draw recognisable digits, and the per-run trainer is exact and unshared.
 
 Recognisability is judged by a logistic-regression classifier trained here on the scikit-learn digits (28×28, as
-:mod:`gen_models.digits` serves them). Training runs are tiny (a few dozen images, batch 16) and use the offline data.
+:mod:`gen_models.digits` serves them). Training runs are tiny (16 images, batch 8) and use the offline data.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from gen_models.train.digits_gan import DigitGANConfig, DigitGANTrainer
 
 SINGLE = "tutorial-7"
 ALL_DIGITS = ("tutorial-all", "lab-all")
-TINY = {"source": "sklearn", "device": "cpu", "batch": 16, "limit": 48}  # 3 steps per epoch
+TINY = {"source": "sklearn", "device": "cpu", "batch": 8, "limit": 16}  # 2 steps per epoch
 
 
 @pytest.fixture(scope="module")
@@ -100,13 +100,13 @@ def test_architectures_make_exactly_28x28_in_their_range(arch, low, high):
 def test_one_epoch_yields_steps_then_an_epoch_with_its_grid():
     trainer = DigitGANTrainer(DigitGANConfig(arch="lab", digit=3, epochs=1, **TINY))
     events = list(trainer.run())
-    assert [e.kind for e in events] == ["step"] * 3 + ["epoch"]
-    assert [e.step for e in events] == [1, 2, 3, 3] and {e.steps_total for e in events} == {3}
+    assert [e.kind for e in events] == ["step", "step", "epoch"]
+    assert [e.step for e in events] == [1, 2, 2] and {e.steps_total for e in events} == {2}
     assert events[-1].progress == 1 and events[-1].epoch == 1
     grid = events[-1].grid
     assert grid.dtype == np.uint8 and grid.shape == (8 * 30 + 2, 8 * 30 + 2)
     assert np.array_equal(trainer.grids[1], grid)
-    assert len(trainer.history) == 3 and all(r["epoch"] == 1 for r in trainer.history)
+    assert len(trainer.history) == 2 and all(r["epoch"] == 1 for r in trainer.history)
     for row in trainer.history:
         assert np.isfinite(row["d_loss"]) and np.isfinite(row["g_loss"])
         assert 0 <= row["d_acc_real"] <= 1 and 0 <= row["d_acc_fake"] <= 1
@@ -152,14 +152,14 @@ def test_stop_save_resume_equals_an_uninterrupted_run(tmp_path):
     trainer = DigitGANTrainer(DigitGANConfig(arch="tutorial", epochs=2, seed=5, **TINY))
     stop = threading.Event()
     for event in trainer.run(stop=stop):
-        if event.step == 4:  # mid-epoch 2
+        if event.step == 3:  # mid-epoch 2
             stop.set()
-    assert trainer.step == 4 and trainer.epoch == 1
+    assert trainer.step == 3 and trainer.epoch == 1
     saved = trainer.save(tmp_path / "run.pt")
     resumed = DigitGANTrainer.resume(saved)
-    assert resumed.step == 4 and list(resumed.grids) == [1]
+    assert resumed.step == 3 and list(resumed.grids) == [1]
     events = list(resumed.run())
-    assert [e.step for e in events if e.kind == "step"] == [5, 6] and events[-1].kind == "epoch"
+    assert [e.step for e in events if e.kind == "step"] == [4] and events[-1].kind == "epoch"
     _assert_same(straight, resumed)
 
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
@@ -172,7 +172,7 @@ def test_exported_generator_rebuilds_the_same_network(tmp_path):
     full = dcgan_digits.load_generator(trainer.export_generator(tmp_path / "g.safetensors"), "cpu")
     half = dcgan_digits.load_generator(trainer.export_generator(tmp_path / "h.safetensors", half=True), "cpu")
     meta = dcgan_digits.read_metadata(tmp_path / "g.safetensors")
-    assert meta["arch"] == "tutorial" and json.loads(meta["steps"]) == 3 and "scikit-learn" in meta["data"]
+    assert meta["arch"] == "tutorial" and json.loads(meta["steps"]) == 2 and "scikit-learn" in meta["data"]
     z = torch.from_numpy(np.stack([np.random.RandomState(s).randn(100) for s in range(64)]).astype(np.float32))
     with torch.no_grad():
         out = dcgan_digits.to_uint8(full(z), "tutorial")
@@ -192,14 +192,14 @@ def test_config_refuses_bad_settings():
 def test_cli_writes_checkpoint_losses_grids_and_generator(tmp_path, capsys):
     parser = argparse.ArgumentParser()
     digits_gan.add_parser(parser.add_subparsers(dest="model"))
-    base = ["dcgan-digits", "--digit", "7", "--data", "sklearn", "--batch", "64", "--out", str(tmp_path)]
+    base = ["dcgan-digits", "--digit", "7", "--data", "sklearn", "--batch", "75", "--out", str(tmp_path)]
     assert digits_gan.run_cli(parser.parse_args([*base, "--epochs", "1"])) == 0
     assert digits_gan.run_cli(parser.parse_args([*base, "--epochs", "2", "--resume"])) == 0
     assert "resumed after epoch 1" in capsys.readouterr().out
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == ["checkpoint.pt", "generator.safetensors", "losses.csv", "samples_epoch001.png",
                      "samples_epoch002.png"]
-    assert len((tmp_path / "losses.csv").read_text().splitlines()) == 1 + 2 * 2
+    assert len((tmp_path / "losses.csv").read_text().splitlines()) == 1 + 2  # 149 sevens: one batch of 75
     assert read_png_metadata(tmp_path / "samples_epoch002.png")["AI-Generated"] == "true"
     assert Image.open(tmp_path / "samples_epoch001.png").size == (242, 242)
     assert digits_gan.run_cli(parser.parse_args([*base, "--arch", "lab", "--resume"])) == 1

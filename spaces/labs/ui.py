@@ -101,7 +101,7 @@ def stop(run: LabRun | None) -> str:
 def replay(run: LabRun | None, epoch: float):
     if run is None:
         return None
-    images = run._images()
+    images = run.epoch_images()
     return enlarge(images[int(epoch)]) if int(epoch) in images else None
 
 
