@@ -22,10 +22,10 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -182,7 +182,7 @@ def digit_grid(images: np.ndarray, cols: int = 8, pad: int = 2, border: int = 80
         images = (np.clip(images.astype(np.float32), 0, 1) * 255).round().astype(np.uint8)
     cols = max(1, min(int(cols), len(images)))
     rows = -(-len(images) // cols)
-    n, h, w = images.shape
+    _, h, w = images.shape
     grid = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad), border, np.uint8)
     for i, image in enumerate(images):
         r, c = divmod(i, cols)
