@@ -41,7 +41,7 @@ def classifier():
     model = LogisticRegression(max_iter=500).fit(features(train.images), train.labels)
     accuracy = model.score(features(test.images), test.labels)
     assert accuracy > 0.9, accuracy
-    return lambda images: model.predict(features(images))
+    return lambda images: model.predict_proba(features(images))
 
 
 def test_bundled_card_lists_checked_files_and_their_data():
@@ -63,14 +63,18 @@ def test_bundled_card_lists_checked_files_and_their_data():
 def test_single_digit_model_draws_its_digit(classifier):
     images = dcgan_digits.generate_digits(SINGLE, range(64), device="cpu")
     assert images.shape == (64, 28, 28) and images.dtype == np.uint8
-    share = float(np.mean(classifier(images) == 7))
+    share = float(np.mean(classifier(images).argmax(1) == 7))
     assert share >= 0.8, share
 
 
 @pytest.mark.parametrize("name", ALL_DIGITS)
-def test_all_digit_models_draw_varied_digits(classifier, name):
-    labels = classifier(dcgan_digits.generate_digits(name, range(64), device="cpu"))
-    assert len(set(labels.tolist())) >= 5, np.bincount(labels, minlength=10)
+def test_all_digit_models_draw_varied_readable_digits(classifier, name):
+    """At least 30% of 64 samples are read as one digit with probability ≥ 0.8 and those cover ≥ 6 digits (real test
+    digits: 77%, all 10; uniform noise: 0%; blobs: about 20%, over 3 digits)."""
+    proba = classifier(dcgan_digits.generate_digits(name, range(64), device="cpu"))
+    sure = proba.max(1) >= 0.8
+    labels = proba.argmax(1)[sure]
+    assert sure.mean() >= 0.3 and len(set(labels.tolist())) >= 6, (sure.mean(), np.bincount(labels, minlength=10))
 
 
 def test_seeds_give_the_same_digits_and_grids_have_28_pixel_cells():

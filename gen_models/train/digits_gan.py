@@ -398,6 +398,7 @@ def build_bundled(names: list[str] | None = None, folder: str | Path = BUNDLED_D
                 log(f"{name}: epoch {event.epoch}/{trainer.config.epochs} d_loss {event.d_loss:.3f} "
                     f"g_loss {event.g_loss:.3f} acc real {event.d_acc_real:.2f} fake {event.d_acc_fake:.2f}")
         seconds = time.perf_counter() - started
+        threads = torch.get_num_threads()
         weights = trainer.export_generator(folder / f"{name}.safetensors", half=True)
         data = weights.read_bytes()
         entries[name] = {
@@ -407,7 +408,7 @@ def build_bundled(names: list[str] | None = None, folder: str | Path = BUNDLED_D
             "beta1": trainer.config.beta1,
             "seed": trainer.config.seed, "file": weights.name, "sha256": hashlib.sha256(data).hexdigest(),
             "size": len(data), "dtype": "float16", "train_seconds": round(seconds, 1),
-            "trained_on": f"CPU, {torch.get_num_threads()} threads",
+            "trained_on": f"CPU, {threads} thread{'' if threads == 1 else 's'}",
         }
         log(f"{name}: {trainer.step} steps in {seconds:.0f} s → {weights.name} ({len(data) / 1e6:.1f} MB)")
     card["models"] = [entries[n] for n in [*BUNDLED_RECIPES, *sorted(set(entries) - set(BUNDLED_RECIPES))]
