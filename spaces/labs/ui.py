@@ -60,10 +60,12 @@ def _stream(run: LabRun, epochs: int, progress: gr.Progress):
         progress(snapshot.progress, desc=snapshot.status)
         first, second = _plots(snapshot, run.kind)
         image = enlarge(snapshot.image) if snapshot.image is not None else None
-        slider = gr.update(maximum=max(2, snapshot.epoch), value=max(1, snapshot.epoch), interactive=snapshot.epoch > 1)
+        slider = gr.update(maximum=max(2, snapshot.epoch), value=max(1, snapshot.epoch),
+                           interactive=snapshot.epoch > 1)
         metrics = ", ".join(f"{k} {v:.3f}" for k, v in snapshot.metrics.items())
-        yield run, first, second, image, slider, f"{snapshot.status}" + (f" · last epoch: {metrics}" if metrics else ""), None
-    yield run, first, second, image, slider, f"{snapshot.status}" + (f" · last epoch: {metrics}" if metrics else ""), str(run.save())
+        status = snapshot.status + (f" · last epoch: {metrics}" if metrics else "")
+        yield run, first, second, image, slider, status, None
+    yield run, first, second, image, slider, status, str(run.save())
 
 
 @user_errors
@@ -164,7 +166,8 @@ def reconstruct(model: str, count: float, seed: float):
 def denoise(model: str, kind: str, strength: float, seed: float):
     """The API endpoint `denoise`: (PNG rows clean / noisy / denoised, summary with both MSEs)."""
     result = denoise_digits(model, kind, float(strength), 12, int(seed))
-    return str(result.image), f"MSE against the clean digits: noisy {result.noisy_mse:.4f} → denoised {result.denoised_mse:.4f}"
+    return str(result.image), (f"MSE against the clean digits: noisy {result.noisy_mse:.4f} → denoised "
+                               f"{result.denoised_mse:.4f}")
 
 
 @user_errors
@@ -235,9 +238,10 @@ def build() -> None:
 
         with gr.Tab("Train a DCGAN"):
             gr.Markdown("Watch the discriminator and generator pull against each other (their losses move in "
-                        "antiphase) while the fixed-noise grid turns into digits. Your run is yours alone. On the offline "
-                        "scikit-learn digits (1,500 images) the grid stays noise for the first epochs: the lab DCGAN "
-                        "at its batch of 128 draws digits after about 15 epochs (about 10 minutes on a 2-core CPU).")
+                        "antiphase) while the fixed-noise grid turns into digits. Your run is yours alone. On the "
+                        "offline scikit-learn digits (1,500 images) the grid stays noise for the first epochs: the "
+                        "lab DCGAN at its batch of 128 draws digits after about 15 epochs (about 10 minutes on a "
+                        "2-core CPU).")
             with gr.Row():
                 arch = gr.Radio(choices=[("Tutorial DCGAN (z 100, Adam 1e-4)", "tutorial"),
                                          ("Lab DCGAN (z 128, Adam 2e-4 β1 0.5)", "lab")], value="tutorial",
@@ -249,7 +253,8 @@ def build() -> None:
                 batch = gr.Number(value=0, precision=0, minimum=0, label="Batch (0: the architecture's)")
                 tseed = gr.Number(value=0, precision=0, minimum=0, label="Seed")
             run = gr.State(None)
-            start_btn, stop_btn, more, resume_btn, status, first, second, image, epoch, checkpoint = _training_panel("gan")
+            (start_btn, stop_btn, more, resume_btn, status, first, second, image, epoch,
+             checkpoint) = _training_panel("gan")
             outputs = [run, first, second, image, epoch, status, checkpoint]
             start_btn.click(start_gan, [arch, digit, source, epochs, batch, tseed, run], outputs,
                             api_visibility="private")
