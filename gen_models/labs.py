@@ -111,9 +111,11 @@ class LabRun:
 
     @classmethod
     def digit_gan(cls, arch: str = "tutorial", digit: int | None = None, source: str = "auto", epochs: int = 5,
-                  batch: int | None = None, seed: int = 0, limit: int | None = None) -> "LabRun":
+                  batch: int | None = None, seed: int = 0, limit: int | None = None, lr: float | None = None,
+                  beta1: float | None = None) -> "LabRun":
+        """A DCGAN run; ``batch``, ``lr`` and ``beta1`` left as None take the architecture's own."""
         return cls(DigitGANTrainer(DigitGANConfig(arch=arch, digit=digit, source=source, epochs=int(epochs),
-                                                  batch=batch, seed=int(seed), limit=limit)))
+                                                  batch=batch, seed=int(seed), limit=limit, lr=lr, beta1=beta1)))
 
     @classmethod
     def autoencoder(cls, arch: str = "dense", noise: str | None = None, strength: float = 0.3,

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from gen_models.train.digits_gan import DigitGANTrainer
 from gen_models.video import probe
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -254,8 +255,10 @@ def test_animate_colorize_translate_answer_through_the_api(models_app):
 def test_labs_answer_through_the_api(client):
     grid = client.predict("tutorial-7", 0, 8, api_name="/generate_digits")
     assert Image.open(grid).size == ((8 * 30 + 2) * 4, 32 * 4)
-    result = client.predict("tutorial", 3, "sklearn", 1, 16, 0, 64, api_name="/train_digits_gan")
+    result = client.predict("tutorial", 3, "sklearn", 1, 16, 0, 64, 3e-4, 0.5, api_name="/train_digits_gan")
     assert result["epochs"] == 1 and result["steps"] == 4 and 0 <= result["metrics"]["d_acc_real"] <= 1
+    config = DigitGANTrainer.resume(result["checkpoint"]).config
+    assert (config.batch, config.lr, config.lr_g, config.beta1) == (16, 3e-4, 3e-4, 0.5)
     assert set(result["per_epoch"][0]) == {"epoch", "d_loss", "g_loss", "d_acc_real", "d_acc_fake"}
     image, text = client.predict("dense", 8, 0, api_name="/reconstruct")
     mse, baseline = (float(v) for v in text.split("Test MSE ")[1].split(" for")[0].split(" vs "))
