@@ -196,8 +196,10 @@ def test_config_refuses_bad_settings():
 def test_cli_writes_checkpoint_losses_grids_and_generator(tmp_path, capsys):
     parser = argparse.ArgumentParser()
     digits_gan.add_parser(parser.add_subparsers(dest="model"))
-    base = ["dcgan-digits", "--digit", "7", "--data", "sklearn", "--batch", "75", "--out", str(tmp_path)]
+    base = ["dcgan-digits", "--digit", "7", "--data", "sklearn", "--batch", "75", "--beta1", "0.5", "--out",
+            str(tmp_path)]
     assert digits_gan.run_cli(parser.parse_args([*base, "--epochs", "1"])) == 0
+    assert DigitGANTrainer.resume(tmp_path / "checkpoint.pt").config.beta1 == 0.5
     assert digits_gan.run_cli(parser.parse_args([*base, "--epochs", "2", "--resume"])) == 0
     assert "resumed after epoch 1" in capsys.readouterr().out
     names = sorted(p.name for p in tmp_path.iterdir())
@@ -208,3 +210,5 @@ def test_cli_writes_checkpoint_losses_grids_and_generator(tmp_path, capsys):
     assert Image.open(tmp_path / "samples_epoch001.png").size == (242, 242)
     assert digits_gan.run_cli(parser.parse_args([*base, "--arch", "lab", "--resume"])) == 1
     assert "differ" in capsys.readouterr().err
+    assert digits_gan.run_cli(parser.parse_args([*base[:-4], "--beta1", "0.9", *base[-2:], "--resume"])) == 1
+    assert "--beta1 0.9 (checkpoint: 0.5)" in capsys.readouterr().err

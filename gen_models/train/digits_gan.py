@@ -427,6 +427,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--epochs", type=int, default=50, help="total epochs (a resumed run trains up to this)")
     parser.add_argument("--batch", type=int, default=None, help="batch size (tutorial 256, lab 128)")
     parser.add_argument("--lr", type=float, default=None, help="Adam learning rate (tutorial 1e-4, lab 2e-4)")
+    parser.add_argument("--beta1", type=float, default=None, help="Adam β1 (tutorial 0.9, lab 0.5)")
     parser.add_argument("--seed", type=int, default=None, help="seed of the run's own RNG (default 0)")
     parser.add_argument("--out", default="runs/dcgan-digits",
                         help="folder for checkpoint.pt, losses.csv, one grid PNG per epoch, generator.safetensors")
@@ -436,7 +437,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def _conflicts(args: argparse.Namespace, config: DigitGANConfig) -> list[str]:
     given = {"arch": args.arch, "digit": args.digit, "source": args.data, "batch": args.batch, "lr": args.lr,
-             "seed": args.seed}
+             "beta1": args.beta1, "seed": args.seed}
     return [f"--{'data' if k == 'source' else k} {v} (checkpoint: {getattr(config, k)})"
             for k, v in given.items() if v is not None and v != getattr(config, k)]
 
@@ -456,7 +457,7 @@ def run_cli(args: argparse.Namespace) -> int:
         else:
             trainer = DigitGANTrainer(DigitGANConfig(
                 arch=args.arch or "tutorial", digit=args.digit, source=args.data or "auto", epochs=args.epochs,
-                batch=args.batch, lr=args.lr, seed=0 if args.seed is None else args.seed))
+                batch=args.batch, lr=args.lr, beta1=args.beta1, seed=0 if args.seed is None else args.seed))
         print(f"{trainer.config.arch} DCGAN on {trainer.data_description}, {trainer.steps_per_epoch} steps/epoch "
               f"on {trainer.device}")
         out.mkdir(parents=True, exist_ok=True)
