@@ -27,6 +27,18 @@ import pytest  # noqa: E402
 from hubserver import HubServer  # noqa: E402
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """Torch on one intra-op thread for a module's tests, restored afterwards: tiny models on a shared 2-core
+    machine run several times faster that way. Modules opt in with ``pytestmark = pytest.mark.usefixtures(...)``."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def hub_server():
     server = HubServer()

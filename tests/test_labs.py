@@ -7,7 +7,6 @@ import threading
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from gen_models.errors import InputError
@@ -16,13 +15,7 @@ from gen_models.labs import (LabRun, anomaly_view, decode_map_point, denoise_dig
 from gen_models.media import read_png_metadata
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models train faster on one thread than on two busy ones."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_generated_digit_grid_is_labelled_and_deterministic():

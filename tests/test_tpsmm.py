@@ -56,13 +56,7 @@ VOX_SHAPES = [
 MODULES = ("kp_detector", "dense_motion_network", "inpainting_network", "avd_network")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The tiny convolutions run several times faster on one thread than on two busy shared cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def randomize(module: nn.Module, seed: int) -> nn.Module:
