@@ -45,7 +45,25 @@ METADATA_KEY = "autoencoder"
 _BATCH = 1024
 
 
-class DenseAE(nn.Module):
+class _AutoEncoder(nn.Module):
+    """What both autoencoders share: an ``encoder`` and a ``decoder`` set by the subclass, and the calls on them."""
+
+    encoder: nn.Module
+    decoder: nn.Module
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Images (N, 28, 28) or (N, 1, 28, 28) → codes (N, latent)."""
+        return self.encoder(_as_batch(x))
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Codes (N, latent) → images (N, 1, 28, 28) in [0, 1]."""
+        return self.decoder(z)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+
+class DenseAE(_AutoEncoder):
     """784 → 128 → 64 → 32 (ReLU at every layer, the code included) and back, sigmoid pixels out."""
 
     arch = "dense"
@@ -62,19 +80,8 @@ class DenseAE(nn.Module):
             nn.Sigmoid(), nn.Unflatten(1, (1, SIZE, SIZE)),
         )
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Images (N, 28, 28) or (N, 1, 28, 28) → codes (N, latent)."""
-        return self.encoder(_as_batch(x))
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Codes (N, latent) → images (N, 1, 28, 28) in [0, 1]."""
-        return self.decoder(z)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))
-
-
-class ConvAE(nn.Module):
+class ConvAE(_AutoEncoder):
     """Conv 1→16→32 (3×3, stride 2: 28 → 14 → 7), a linear 32-number code, and transposed convs back."""
 
     arch = "conv"
@@ -91,17 +98,6 @@ class ConvAE(nn.Module):
             nn.ConvTranspose2d(32, 16, 3, 2, 1, output_padding=1), nn.ReLU(),
             nn.ConvTranspose2d(16, 1, 3, 2, 1, output_padding=1), nn.Sigmoid(),
         )
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Images (N, 28, 28) or (N, 1, 28, 28) → codes (N, latent)."""
-        return self.encoder(_as_batch(x))
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Codes (N, latent) → images (N, 1, 28, 28) in [0, 1]."""
-        return self.decoder(z)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))
 
 
 AutoEncoder = DenseAE | ConvAE
