@@ -72,6 +72,10 @@ def digit_walk(name: str, seeds: Sequence[int], frames_per_segment: int = 12, fp
     info = bundled_info(name)
     if not 2 <= len(seeds) <= 8:
         raise InputError("a walk needs 2 to 8 keyframe seeds")
+    if not 1 <= fps <= 60:
+        raise InputError(f"Frames per second must be between 1 and 60, got {fps:g}.")
+    if int(frames_per_segment) < 1:
+        raise InputError(f"Frames between keyframes must be at least 1, got {frames_per_segment}.")
     z = walk(z_from_seeds(list(seeds), LATENT_DIM[info.arch]), int(frames_per_segment), loop=bool(loop))
     if len(z) > MAX_WALK_FRAMES:
         raise InputError(f"that walk has {len(z)} frames; the limit is {MAX_WALK_FRAMES} (fewer frames per segment)")

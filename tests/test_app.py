@@ -75,8 +75,13 @@ def client(app_url):
 def test_predict_age_api_on_the_astronaut(client):
     from gradio_client import handle_file
 
-    data = client.predict([handle_file(str(EXAMPLES / "astronaut.jpg"))], "dlib-age", False, api_name="/predict_age")
-    assert data["face_count"] == 1
+    data, gallery, summary = client.predict([handle_file(str(EXAMPLES / "astronaut.jpg"))], "dlib-age", False,
+                                            api_name="/predict_age")
+    assert data["face_count"] == 1 and "1 face(s)" in summary
+    assert "annotated" not in data["images"][0]  # no server path: the annotated image comes as a file
+    with Image.open(gallery[0]["image"]) as annotated:  # downloaded by the client
+        assert annotated.size == (512, 512)
+    assert gallery[0]["caption"].startswith("astronaut.jpg: #1 ")
     face = data["images"][0]["faces"][0]
     assert 25 <= face["age"] <= 60
     left, top, right, bottom = face["box"]
@@ -97,7 +102,8 @@ def test_bad_upload_is_an_error_and_the_app_keeps_serving(client, tmp_path):
         client.predict([handle_file(str(disguised))], "dlib-age", False, api_name="/predict_age")
     assert "holiday.jpg" in str(info.value) and "not an image" in str(info.value)
 
-    data = client.predict([handle_file(str(EXAMPLES / "face_64.png"))], "dlib-age", True, api_name="/predict_age")
+    data, _, _ = client.predict([handle_file(str(EXAMPLES / "face_64.png"))], "dlib-age", True,
+                                api_name="/predict_age")
     assert data["face_count"] == 1 and data["images"][0]["faces"][0]["box"] == [0, 0, 63, 63]
 
 

@@ -34,6 +34,8 @@ def test_digit_walk_gif_visits_the_keyframes():
         assert gif.n_frames == 3 * 4 + 1 and gif.size == (112, 112)
     with pytest.raises(InputError, match="2 to 8"):
         digit_walk(name, [1])
+    with pytest.raises(InputError, match="Frames per second must be between 1 and 60, got 0"):
+        digit_walk(name, [1, 2], fps=0)
 
 
 def test_autoencoder_views_show_what_the_lab_teaches():

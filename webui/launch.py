@@ -18,7 +18,9 @@ def parse_args(argv: list[str] | None = None, description: str = "") -> argparse
 
 
 def launch(demo: gr.Blocks, args: argparse.Namespace, **kwargs) -> None:
-    """Queue (so long jobs show progress and many users are served in turn) and serve."""
+    """Queue (so long jobs show progress and many users are served in turn) and serve. ``show_error`` sends every
+    error's text to the page and to API clients, not only "the upstream app raised an exception"."""
+    kwargs.setdefault("show_error", True)
     demo.queue(default_concurrency_limit=2).launch(
         server_name=args.host, server_port=args.port, share=args.share, **kwargs
     )

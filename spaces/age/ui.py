@@ -9,23 +9,28 @@ import pandas as pd
 
 from gen_models.age import AGE_MODELS, predict_age
 from webui import user_errors
+from webui.components import Dropdown
+from webui.events import clear_then
 
 TITLE = "Age prediction"
 EXAMPLES = Path(__file__).resolve().parent / "examples"
 
 
 @user_errors
-def run(files: list[str] | None, model: str, whole_image: bool, progress=gr.Progress(track_tqdm=True)) -> dict:
-    """The API endpoint `predict_age`: JSON with every image's faces, boxes, ages and probabilities."""
+def run(files: list[str] | None, model: str, whole_image: bool, progress=gr.Progress(track_tqdm=True)):
+    """The API endpoint `predict_age`: (JSON with every image's faces, boxes, ages and probabilities; the annotated
+    images as a gallery, in the JSON's order, which API clients can download; a summary)."""
     if not files:
         raise gr.Error("Upload at least one image (or click an example).")
     progress(0, desc="Finding faces")
-    return predict_age(list(files), model=model, whole_image=bool(whole_image)).data
+    data = predict_age(list(files), model=model, whole_image=bool(whole_image)).data
+    gallery, summary = _views(data)
+    # the annotated files reach clients through the gallery; a server path in the JSON is of no use to them
+    public = {**data, "images": [{k: v for k, v in image.items() if k != "annotated"} for image in data["images"]]}
+    return public, gallery, summary
 
 
-def _views(data: dict | None):
-    if not data:
-        return [], ""
+def _views(data: dict) -> tuple[list[tuple[str, str]], str]:
     gallery, lines = [], []
     for image in data["images"]:
         if "annotated" in image:
@@ -49,7 +54,7 @@ def build() -> None:
         with gr.Column(scale=2):
             files = gr.File(label="Photos (one or more)", file_count="multiple", file_types=["image"],
                             type="filepath")
-            model = gr.Dropdown(choices=[(title, name) for name, title in AGE_MODELS.items()], value="dlib-age",
+            model = Dropdown(choices=[(title, name) for name, title in AGE_MODELS.items()], value="dlib-age",
                                 label="Model")
             whole = gr.Checkbox(label="Treat the whole image as one face (tight crops, generated faces)")
             button = gr.Button("Predict ages", variant="primary")
@@ -75,5 +80,4 @@ def build() -> None:
                 gr.BarPlot(frame, x="bucket", y="probability", sort=list(face["buckets"]), y_lim=[0, 1],
                            title=f"{image['name']} · face #{index}: {face['age']:.1f} years", height=220)
 
-    event = button.click(run, [files, model, whole], result, api_name="predict_age")
-    event.then(_views, result, [gallery, status], api_visibility="private")
+    clear_then(button.click, run, [files, model, whole], [result, gallery, status], api_name="predict_age")

@@ -6,9 +6,17 @@ from pathlib import Path
 
 import gradio as gr
 
-from gen_models.colorize import (DEFAULT_RENDER_FACTOR, RENDER_FACTORS, SWEEP_FACTORS, colorize, colorizer_models,
-                                 render_factor_sweep)
+from gen_models.colorize import (
+    DEFAULT_RENDER_FACTOR,
+    RENDER_FACTORS,
+    SWEEP_FACTORS,
+    colorize,
+    colorizer_models,
+    render_factor_sweep,
+)
 from webui import user_errors
+from webui.components import Dropdown, Image, Slider
+from webui.events import clear_then
 
 TITLE = "Colorization"
 EXAMPLES = Path(__file__).resolve().parent / "examples"
@@ -48,10 +56,10 @@ def build() -> None:
     models = colorizer_models()
     with gr.Row():
         with gr.Column(scale=2):
-            image = gr.Image(label="Photo", type="filepath", sources=["upload", "clipboard"])
-            model = gr.Dropdown(choices=[(f"{n}: {d}", n) for n, d in models.items()],
+            image = Image(label="Photo", sources=["upload", "clipboard"])
+            model = Dropdown(choices=[(f"{n}: {d}", n) for n, d in models.items()],
                                 value=next(iter(models), None), label="Model")
-            render_factor = gr.Slider(RENDER_FACTORS[0], RENDER_FACTORS[1], value=DEFAULT_RENDER_FACTOR, step=1,
+            render_factor = Slider(RENDER_FACTORS[0], RENDER_FACTORS[1], value=DEFAULT_RENDER_FACTOR, step=1,
                                       label="Render factor (DeOldify; ×16 px)")
             post_process = gr.Checkbox(value=True, label="Keep the photo's own brightness (post-processing)")
             with gr.Row():
@@ -67,5 +75,6 @@ def build() -> None:
             download = gr.File(label="Full-resolution PNG")
             notes = gr.Markdown()
             gallery = gr.Gallery(label="Render factor sweep", columns=4, height=300, format="png")
-    button.click(run, [image, model, render_factor, post_process], [compare, download, notes], api_name="colorize")
-    sweep.click(run_sweep, [image, model, post_process], gallery, api_name="render_factor_sweep")
+    clear_then(button.click, run, [image, model, render_factor, post_process], [compare, download, notes],
+               api_name="colorize")
+    clear_then(sweep.click, run_sweep, [image, model, post_process], [gallery], api_name="render_factor_sweep")

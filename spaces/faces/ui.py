@@ -7,8 +7,16 @@ import random
 import gradio as gr
 
 from gen_models.age import AGE_MODELS
-from gen_models.faces import MAX_FACES, OUTPUT_SIZES, face_models, generate_faces, with_ages
+from gen_models.faces import (
+    MAX_FACES,
+    OUTPUT_SIZES,
+    face_models,
+    generate_faces,
+    with_ages,
+)
 from webui import user_errors
+from webui.components import Dropdown, Number, Slider
+from webui.events import clear_then
 
 TITLE = "Face generation"
 
@@ -35,13 +43,13 @@ def build() -> None:
     with gr.Row():
         with gr.Column(scale=1):
             models = face_models()
-            model = gr.Dropdown(choices=[(t, n) for n, t in models.items()], value=next(iter(models), None),
+            model = Dropdown(choices=[(t, n) for n, t in models.items()], value=next(iter(models), None),
                                 label="Generator")
-            seed = gr.Number(value=0, precision=0, minimum=0, label="First seed")
+            seed = Number(value=0, precision=0, minimum=0, label="First seed")
             shuffle = gr.Button("🎲 Random seed", size="sm")
-            count = gr.Slider(1, MAX_FACES, value=8, step=1, label="How many faces")
-            size = gr.Dropdown(choices=[str(s) for s in OUTPUT_SIZES], value="256", label="Output size (px)")
-            age_model = gr.Dropdown(choices=[("no age prediction", "")] + [(t, n) for n, t in AGE_MODELS.items()],
+            count = Slider(1, MAX_FACES, value=8, step=1, label="How many faces")
+            size = Dropdown(choices=[str(s) for s in OUTPUT_SIZES], value="256", label="Output size (px)")
+            age_model = Dropdown(choices=[("no age prediction", "")] + [(t, n) for n, t in AGE_MODELS.items()],
                                     value="dlib-age", label="Predict each face's age with")
             sort_by_age = gr.Checkbox(label="Sort the grid by age")
             button = gr.Button("Generate", variant="primary")
@@ -49,4 +57,5 @@ def build() -> None:
             gallery = gr.Gallery(label="Generated faces (click one, then download)", format="png", columns=4,
                                  height=640)
     shuffle.click(lambda: random.randint(0, 2**31 - 1), None, seed, api_visibility="private")
-    button.click(run, [model, seed, count, size, age_model, sort_by_age], gallery, api_name="generate_faces")
+    clear_then(button.click, run, [model, seed, count, size, age_model, sort_by_age], [gallery],
+               api_name="generate_faces")

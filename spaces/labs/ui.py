@@ -11,11 +11,24 @@ import pandas as pd
 from gen_models.autoencoders import NOISE_KINDS, PROBE_KINDS
 from gen_models.digits import load_digits
 from gen_models.errors import InputError
-from gen_models.labs import (LabRun, ae_models, anomaly_view, decode_map_point, denoise_digits, digit_gan_models,
-                             digit_walk, enlarge, generate_digit_grid, latent_map_points, reconstruct_digits,
-                             train_to_end)
+from gen_models.labs import (
+    LabRun,
+    ae_models,
+    anomaly_view,
+    decode_map_point,
+    denoise_digits,
+    digit_gan_models,
+    digit_walk,
+    enlarge,
+    generate_digit_grid,
+    latent_map_points,
+    reconstruct_digits,
+    train_to_end,
+)
 from gen_models.translation import translate_photo, translation_models
 from webui import user_errors
+from webui.components import Dropdown, Image, Number, Radio, Slider
+from webui.events import clear_then
 
 TITLE = "Classic labs"
 DIGIT_CHOICES = [("all ten digits", "all")] + [(str(d), str(d)) for d in range(10)]
@@ -60,6 +73,9 @@ def _plots(snapshot, kind: str):
 
 
 def _stream(run: LabRun, epochs: int, progress: gr.Progress):
+    """Clear the previous run's plots, grid and checkpoint at once, then stream snapshots and end with the file."""
+    first, second = _plots(run.snapshot(0, ""), run.kind)
+    yield run, first, second, None, gr.update(), f"Starting: {run.description}…", None
     for snapshot in run.run(epochs):
         progress(snapshot.progress, desc=snapshot.status)
         first, second = _plots(snapshot, run.kind)
@@ -138,7 +154,7 @@ def _training_panel(kind: str):
     with gr.Row():
         start_btn = gr.Button("Start", variant="primary")
         stop_btn = gr.Button("Stop")
-        more = gr.Number(value=1, precision=0, minimum=1, label="Resume for more epochs")
+        more = Number(value=1, precision=0, minimum=1, label="Resume for more epochs")
         resume_btn = gr.Button("Resume")
     status = gr.Markdown()
     with gr.Row():
@@ -155,7 +171,7 @@ def _training_panel(kind: str):
                                                            " (test digits above their reconstructions)"),
                          image_mode="L", height=360)
         with gr.Column():
-            epoch = gr.Slider(1, 2, value=1, step=1, label="Replay epoch", interactive=False)
+            epoch = Slider(1, 2, value=1, step=1, label="Replay epoch", interactive=False)
             checkpoint = gr.File(label="Checkpoint (resumable with python -m gen_models.train … --resume)")
     return start_btn, stop_btn, more, resume_btn, status, first, second, image, epoch, checkpoint
 
@@ -180,7 +196,7 @@ def denoise(model: str, kind: str, strength: float, seed: float):
 @user_errors
 def anomalies(model: str, others: str, threshold: float | None):
     """The API endpoint `anomaly`: (error histogram rows, PNG of the worst-reconstructed inputs, summary)."""
-    view = anomaly_view(model, others, float(threshold) if threshold else None)
+    view = anomaly_view(model, others, None if threshold is None else float(threshold))
     r = view.report
     text = (f"Threshold {r.threshold:.4f} ({r.threshold_rule}): flags {r.flagged_others}/{len(r.other_errors)} "
             f"{others} and {r.flagged_digits}/{len(r.digit_errors)} digits · AUROC {r.auroc:.3f}")
@@ -226,22 +242,23 @@ def build() -> None:
         with gr.Tab("DCGAN digits"):
             with gr.Row():
                 with gr.Column(scale=1):
-                    model = gr.Dropdown(choices=[(n, n) for n in gan_models], value=next(iter(gan_models), None),
+                    model = Dropdown(choices=[(n, n) for n in gan_models], value=next(iter(gan_models), None),
                                         label="Bundled generator")
                     about = gr.Markdown(next(iter(gan_models.values()), ""))
-                    seed = gr.Number(value=0, precision=0, minimum=0, label="First seed")
-                    count = gr.Slider(1, 64, value=32, step=1, label="How many digits")
+                    seed = Number(value=0, precision=0, minimum=0, label="First seed")
+                    count = Slider(1, 64, value=32, step=1, label="How many digits")
                     go = gr.Button("Generate", variant="primary")
                     keyframes = gr.Textbox(value="0, 1, 2, 3", label="Walk through seeds")
-                    frames = gr.Slider(2, 30, value=10, step=1, label="Frames between keyframes")
+                    frames = Slider(2, 30, value=10, step=1, label="Frames between keyframes")
                     walk_btn = gr.Button("Latent walk (GIF)")
                 with gr.Column(scale=2):
                     grid = gr.Image(label="Generated digits", type="filepath", height=420)
                     walk_out = gr.Image(label="Latent walk", type="filepath", height=200)
             model.change(lambda m: gan_models.get(m, ""), model, about, api_visibility="private")
-            go.click(generate, [model, seed, count], grid, api_name="generate_digits")
-            walk_btn.click(walk_digits, [model, keyframes, frames, gr.Number(12, visible=False)], walk_out,
-                           api_name="digit_walk")
+            clear_then(go.click, generate, [model, seed, count], [grid], api_name="generate_digits")
+            walk_fps = Number(12, minimum=1, maximum=60, visible=False, label="Frames per second")
+            clear_then(walk_btn.click, walk_digits, [model, keyframes, frames, walk_fps], [walk_out],
+                       api_name="digit_walk")
 
         with gr.Tab("Train a DCGAN"):
             gr.Markdown("Watch the discriminator and generator pull against each other (their losses move in "
@@ -251,16 +268,16 @@ def build() -> None:
                         "the tutorial DCGAN (Adam 1e-4, made for MNIST's 60,000 images and thousands of steps) "
                         "draws no digits in 20 epochs on them.")
             with gr.Row():
-                arch = gr.Radio(choices=[("Tutorial DCGAN (z 100, Adam 1e-4)", "tutorial"),
+                arch = Radio(choices=[("Tutorial DCGAN (z 100, Adam 1e-4)", "tutorial"),
                                          ("Lab DCGAN (z 128, Adam 2e-4 β1 0.5)", "lab")], value="tutorial",
                                 label="Architecture")
-                digit = gr.Dropdown(choices=DIGIT_CHOICES, value="all", label="Train on")
-                source = gr.Radio(choices=["auto", "sklearn", "mnist"], value="auto", label="Data")
+                digit = Dropdown(choices=DIGIT_CHOICES, value="all", label="Train on")
+                source = Radio(choices=["auto", "sklearn", "mnist"], value="auto", label="Data")
             with gr.Row():
-                epochs = gr.Slider(1, 100, value=5, step=1, label="Epochs")
-                batch = gr.Number(value=0, precision=0, minimum=0, label="Batch (0: the architecture's)")
-                optimizer = gr.Radio(choices=OPTIMIZER_CHOICES, value="course", label="Optimizer")
-                tseed = gr.Number(value=0, precision=0, minimum=0, label="Seed")
+                epochs = Slider(1, 100, value=5, step=1, label="Epochs")
+                batch = Number(value=0, precision=0, minimum=0, label="Batch (0: the architecture's)")
+                optimizer = Radio(choices=OPTIMIZER_CHOICES, value="course", label="Optimizer")
+                tseed = Number(value=0, precision=0, minimum=0, label="Seed")
             gr.Examples(
                 [["tutorial", "all", "sklearn", 20, 64, "quick", 0], ["tutorial", "7", "sklearn", 60, 32, "quick", 0],
                  ["lab", "all", "sklearn", 15, 128, "course", 0]],
@@ -277,45 +294,49 @@ def build() -> None:
             epoch.release(replay, [run, epoch], image, api_visibility="private")
 
         with gr.Tab("Autoencoders"):
-            ae_model = gr.Dropdown(choices=[(f"{n}: {d}", n) for n, d in autoencoders.items()],
+            ae_model = Dropdown(choices=[(f"{n}: {d}", n) for n, d in autoencoders.items()],
                                    value=next(iter(autoencoders), None), label="Bundled autoencoder")
             with gr.Tabs():
                 with gr.Tab("Reconstruct"):
                     with gr.Row():
-                        rcount = gr.Slider(4, 32, value=12, step=1, label="Test digits")
-                        rseed = gr.Number(value=0, precision=0, minimum=0, label="Pick seed")
+                        rcount = Slider(4, 32, value=12, step=1, label="Test digits")
+                        rseed = Number(value=0, precision=0, minimum=0, label="Pick seed")
                         rbtn = gr.Button("Reconstruct", variant="primary")
                     rimage = gr.Image(label="Inputs (top) and reconstructions (bottom)", type="filepath")
                     rtext = gr.Markdown()
-                    rbtn.click(reconstruct, [ae_model, rcount, rseed], [rimage, rtext], api_name="reconstruct")
+                    clear_then(rbtn.click, reconstruct, [ae_model, rcount, rseed], [rimage, rtext],
+                               api_name="reconstruct")
                 with gr.Tab("Denoise"):
                     with gr.Row():
-                        kind = gr.Radio(choices=list(NOISE_KINDS), value="gaussian", label="Noise")
-                        strength = gr.Slider(0, 1, value=0.5, step=0.05, label="Strength")
-                        dseed = gr.Number(value=0, precision=0, minimum=0, label="Seed")
+                        kind = Radio(choices=list(NOISE_KINDS), value="gaussian", label="Noise")
+                        strength = Slider(0, 1, value=0.5, step=0.05, label="Strength")
+                        dseed = Number(value=0, precision=0, minimum=0, label="Seed")
                         dbtn = gr.Button("Add noise and denoise", variant="primary")
                     dimage = gr.Image(label="Clean / noisy / denoised", type="filepath")
                     dtext = gr.Markdown()
-                    dbtn.click(denoise, [ae_model, kind, strength, dseed], [dimage, dtext], api_name="denoise")
+                    clear_then(dbtn.click, denoise, [ae_model, kind, strength, dseed], [dimage, dtext],
+                               api_name="denoise")
                 with gr.Tab("Anomalies"):
                     with gr.Row():
-                        others = gr.Radio(choices=list(PROBE_KINDS), value="letters", label="Non-digits")
-                        threshold = gr.Number(value=None, label="Threshold (empty: 99th percentile of digits)")
+                        others = Radio(choices=list(PROBE_KINDS), value="letters", label="Non-digits")
+                        threshold = Number(value=None, minimum=0, label="Threshold (MSE)",
+                                           placeholder="empty: the digits' 99th percentile")
                         abtn = gr.Button("Score", variant="primary")
                     with gr.Row():
                         hist = gr.BarPlot(x="error", y="count", color="group", height=300,
                                           title="Reconstruction error: digits vs non-digits")
                         top = gr.Image(label="Worst reconstructed inputs", type="filepath", height=300)
                     atext = gr.Markdown()
-                    abtn.click(anomalies, [ae_model, others, threshold], [hist, top, atext], api_name="anomaly")
+                    clear_then(abtn.click, anomalies, [ae_model, others, threshold], [hist, top, atext],
+                               api_name="anomaly")
                 with gr.Tab("Latent map"):
                     mbtn = gr.Button("Map the test digits' codes", variant="primary")
                     with gr.Row():
                         scatter = gr.ScatterPlot(x="x", y="y", color="digit", height=420, title="Codes (PCA)")
                         with gr.Column():
                             decoded = gr.Image(label="Decoded point", image_mode="L", height=200)
-                            mx = gr.Number(value=0.0, label="x")
-                            my = gr.Number(value=0.0, label="y")
+                            mx = Number(value=0.0, label="x")
+                            my = Number(value=0.0, label="y")
                             dec_btn = gr.Button("Decode (x, y)")
                     mtext = gr.Markdown()
                     mbtn.click(show_map, ae_model, [scatter, mtext], api_visibility="private")
@@ -323,16 +344,16 @@ def build() -> None:
                     dec_btn.click(decode_typed, [ae_model, mx, my], decoded, api_name="decode_point")
                 with gr.Tab("Train an autoencoder"):
                     with gr.Row():
-                        ae_arch = gr.Radio(choices=["dense", "conv"], value="dense", label="Architecture")
-                        ae_noise = gr.Radio(choices=[("none (plain)", ""), ("gaussian", "gaussian"),
+                        ae_arch = Radio(choices=["dense", "conv"], value="dense", label="Architecture")
+                        ae_noise = Radio(choices=[("none (plain)", ""), ("gaussian", "gaussian"),
                                                      ("salt and pepper", "salt_pepper")], value="",
                                             label="Denoising: train on noisy inputs")
-                        ae_strength = gr.Slider(0, 1, value=0.3, step=0.05, label="Noise strength")
+                        ae_strength = Slider(0, 1, value=0.3, step=0.05, label="Noise strength")
                     with gr.Row():
-                        ae_digit = gr.Dropdown(choices=DIGIT_CHOICES, value="all", label="Train on")
-                        ae_source = gr.Radio(choices=["auto", "sklearn", "mnist"], value="auto", label="Data")
-                        ae_epochs = gr.Slider(1, 100, value=5, step=1, label="Epochs")
-                        ae_seed = gr.Number(value=0, precision=0, minimum=0, label="Seed")
+                        ae_digit = Dropdown(choices=DIGIT_CHOICES, value="all", label="Train on")
+                        ae_source = Radio(choices=["auto", "sklearn", "mnist"], value="auto", label="Data")
+                        ae_epochs = Slider(1, 100, value=5, step=1, label="Epochs")
+                        ae_seed = Number(value=0, precision=0, minimum=0, label="Seed")
                     ae_run = gr.State(None)
                     (ae_start, ae_stop, ae_more, ae_resume, ae_status, ae_first, ae_second, ae_image, ae_epoch,
                      ae_checkpoint) = _training_panel("ae")
@@ -349,13 +370,13 @@ def build() -> None:
                         "aspect ratio; the networks were trained on 256 px crops of horses and zebras.")
             with gr.Row():
                 with gr.Column():
-                    photo = gr.Image(label="Photo", type="filepath")
-                    direction = gr.Radio(choices=[(d, n) for n, d in translators.items()],
+                    photo = Image(label="Photo")
+                    direction = Radio(choices=[(d, n) for n, d in translators.items()],
                                          value=next(iter(translators), None), label="Direction")
-                    max_side = gr.Slider(128, 1024, value=512, step=64, label="Working size (long side, px)")
+                    max_side = Slider(128, 1024, value=512, step=64, label="Working size (long side, px)")
                     tbtn = gr.Button("Translate", variant="primary")
                 translated = gr.Image(label="Translated (PNG, labelled AI-generated)", type="filepath")
-            tbtn.click(translate, [photo, direction, max_side], translated, api_name="translate")
+            clear_then(tbtn.click, translate, [photo, direction, max_side], [translated], api_name="translate")
 
     gr.api(train_digits_gan, api_name="train_digits_gan")
     gr.api(train_autoencoder, api_name="train_autoencoder")

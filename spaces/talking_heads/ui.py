@@ -8,6 +8,8 @@ import gradio as gr
 
 from gen_models.animate import MODES, animate, talking_head_models
 from webui import user_errors
+from webui.components import Dropdown, Image, Radio
+from webui.events import clear_then
 
 TITLE = "Talking heads"
 EXAMPLES = Path(__file__).resolve().parent / "examples"
@@ -50,18 +52,18 @@ def build() -> None:
     with gr.Row():
         with gr.Column(scale=2):
             with gr.Row():
-                image = gr.Image(label="Photo (the face to animate)", type="filepath", sources=["upload", "webcam"])
+                image = Image(label="Photo (the face to animate)", sources=["upload", "webcam"])
                 video = gr.Video(label="Driving video (the motion)", sources=["upload", "webcam"])
-            model = gr.Dropdown(choices=[(f"{n}: {d}", n) for n, d in models.items()],
+            model = Dropdown(choices=[(f"{n}: {d}", n) for n, d in models.items()],
                                 value="fomm-vox" if "fomm-vox" in models else next(iter(models), None), label="Model")
-            mode = gr.Radio(choices=[(MODE_LABELS[m], m) for m in MODES], value="relative", label="Motion")
+            mode = Radio(choices=[(MODE_LABELS[m], m) for m in MODES], value="relative", label="Motion")
             with gr.Row():
                 adapt_scale = gr.Checkbox(value=True, label="Adapt movement scale to the face size")
                 best_frame = gr.Checkbox(value=False, label="Best frame: align with the driving frame most like the photo")
             with gr.Row():
                 crop_source = gr.Checkbox(value=True, label="Crop the photo to the face")
                 crop_driving = gr.Checkbox(value=True, label="Crop the video to the face")
-            layout = gr.Radio(choices=["face", "paste back", "side by side"], value="face",
+            layout = Radio(choices=["face", "paste back", "side by side"], value="face",
                               label="Output: the 256×256 face, pasted back into the photo, or photo | driver | result")
             button = gr.Button("Animate", variant="primary")
         with gr.Column(scale=2):
@@ -73,5 +75,5 @@ def build() -> None:
     if photos and clips:
         gr.Examples(examples=[[str(photos[0]), str(clips[0])]], inputs=[image, video],
                     example_labels=["Astronaut photo + a nodding driver clip made from it"])
-    button.click(run, [image, video, model, mode, adapt_scale, best_frame, crop_source, crop_driving, layout],
-                 [output, notes], api_name="animate", concurrency_limit=2)
+    clear_then(button.click, run, [image, video, model, mode, adapt_scale, best_frame, crop_source, crop_driving,
+                                   layout], [output, notes], api_name="animate", concurrency_limit=2)

@@ -8,8 +8,16 @@ import gradio as gr
 
 from gen_models.directions import attribute_strip, direction_strip
 from gen_models.errors import InputError
-from gen_models.faces import MAX_KEYFRAMES, MAX_WALK_FRAMES, face_models, latent_arithmetic, latent_walk
+from gen_models.faces import (
+    MAX_KEYFRAMES,
+    MAX_WALK_FRAMES,
+    face_models,
+    latent_arithmetic,
+    latent_walk,
+)
 from webui import user_errors
+from webui.components import Dropdown, Number, Radio, Slider
+from webui.events import clear_then
 
 TITLE = "Latent walk & arithmetic"
 
@@ -61,19 +69,19 @@ def build() -> None:
     with gr.Row():
         with gr.Column(scale=1):
             models = face_models()
-            model = gr.Dropdown(choices=[(t, n) for n, t in models.items()], value=next(iter(models), None),
+            model = Dropdown(choices=[(t, n) for n, t in models.items()], value=next(iter(models), None),
                                 label="Generator")
             seeds = gr.Textbox(value="1, 42, 7", label="Keyframe seeds")
-            frames = gr.Slider(2, 60, value=12, step=1, label="Frames per segment")
-            fps = gr.Slider(1, 30, value=12, step=1, label="Frames per second")
-            mode = gr.Radio(["slerp", "lerp"], value="slerp", label="Interpolation")
+            frames = Slider(2, 60, value=12, step=1, label="Frames per segment")
+            fps = Slider(1, 30, value=12, step=1, label="Frames per second")
+            mode = Radio(["slerp", "lerp"], value="slerp", label="Interpolation")
             loop = gr.Checkbox(value=True, label="Loop back to the first face")
-            size = gr.Dropdown(choices=["64", "128", "256", "512"], value="256", label="Frame size (px)")
+            size = Dropdown(choices=["64", "128", "256", "512"], value="256", label="Frame size (px)")
             button = gr.Button("Render walk", variant="primary")
         with gr.Column(scale=2):
             gif = gr.Image(label="Animated GIF", type="filepath", format="gif")
             mp4 = gr.Video(label="MP4 (H.264)", format="mp4")
-    button.click(run, [model, seeds, frames, fps, mode, loop, size], [gif, mp4], api_name="latent_walk")
+    clear_then(button.click, run, [model, seeds, frames, fps, mode, loop, size], [gif, mp4], api_name="latent_walk")
 
     gr.Markdown(
         "### Latent arithmetic\nThe DCGAN paper's recipe: pick exemplar seeds for three concepts (say *smiling "
@@ -85,13 +93,13 @@ def build() -> None:
             a_seeds = gr.Textbox(value="11, 12, 13", label="A: exemplar seeds")
             b_seeds = gr.Textbox(value="21, 22, 23", label="B: exemplar seeds (subtracted)")
             c_seeds = gr.Textbox(value="31, 32, 33", label="C: exemplar seeds")
-            jitter = gr.Slider(0, 1, value=0.25, step=0.05, label="Jitter of the outer cells (±)")
-            grid_size = gr.Dropdown(choices=["64", "128", "256"], value="128", label="Cell size (px)")
+            jitter = Slider(0, 1, value=0.25, step=0.05, label="Jitter of the outer cells (±)")
+            grid_size = Dropdown(choices=["64", "128", "256"], value="128", label="Cell size (px)")
             compute = gr.Button("Compute A − B + C", variant="primary")
         with gr.Column(scale=2):
             grid = gr.Image(label="A − B + C (middle) with jittered neighbours", type="filepath", format="png")
-    compute.click(run_arithmetic, [model, a_seeds, b_seeds, c_seeds, jitter, grid_size], grid,
-                  api_name="latent_arithmetic")
+    clear_then(compute.click, run_arithmetic, [model, a_seeds, b_seeds, c_seeds, jitter, grid_size], [grid],
+               api_name="latent_arithmetic")
 
     gr.Markdown(
         "### Directions found in the weights (SeFa)\nThe generator's first layer amplifies some directions of z far "
@@ -100,15 +108,15 @@ def build() -> None:
     )
     with gr.Row():
         with gr.Column(scale=1):
-            d_seed = gr.Number(value=42, precision=0, minimum=0, label="Seed")
-            d_index = gr.Slider(0, 19, value=0, step=1, label="Direction (0 = strongest)")
-            d_distance = gr.Slider(0.5, 10, value=3, step=0.5, label="Distance (±)")
-            d_steps = gr.Slider(3, 9, value=7, step=2, label="Steps")
-            d_size = gr.Dropdown(choices=["64", "128", "256"], value="128", label="Face size (px)")
+            d_seed = Number(value=42, precision=0, minimum=0, label="Seed")
+            d_index = Slider(0, 19, value=0, step=1, label="Direction (0 = strongest)")
+            d_distance = Slider(0.5, 10, value=3, step=0.5, label="Distance (±)")
+            d_steps = Slider(3, 9, value=7, step=2, label="Steps")
+            d_size = Dropdown(choices=["64", "128", "256"], value="128", label="Face size (px)")
             move = gr.Button("Move along the direction", variant="primary")
         with gr.Column(scale=2):
             strip = gr.Image(label="−distance … original … +distance", type="filepath", format="png")
-    move.click(run_direction, [model, d_seed, d_index, d_distance, d_steps, d_size], strip,
+    clear_then(move.click, run_direction, [model, d_seed, d_index, d_distance, d_steps, d_size], [strip],
                api_name="latent_directions")
 
     gr.Markdown(
@@ -117,11 +125,12 @@ def build() -> None:
     )
     with gr.Row():
         with gr.Column(scale=1):
-            a_seed = gr.Number(value=42, precision=0, minimum=0, label="Seed")
-            attribute = gr.Radio(["age", "gender"], value="age", label="Direction (younger → older, female → male)")
-            a_distance = gr.Slider(0.5, 6, value=3, step=0.5, label="Distance (±)")
+            a_seed = Number(value=42, precision=0, minimum=0, label="Seed")
+            attribute = Radio(["age", "gender"], value="age", label="Direction (younger → older, female → male)")
+            a_distance = Slider(0.5, 6, value=3, step=0.5, label="Distance (±)")
             edit = gr.Button("Make younger → older", variant="primary")
         with gr.Column(scale=2):
             a_strip = gr.Image(label="−distance … original … +distance", type="filepath", format="png")
             a_ages = gr.Textbox(label="Predicted ages along the strip")
-    edit.click(run_attribute, [model, a_seed, attribute, a_distance], [a_strip, a_ages], api_name="attribute_edit")
+    clear_then(edit.click, run_attribute, [model, a_seed, attribute, a_distance], [a_strip, a_ages],
+               api_name="attribute_edit")

@@ -1,0 +1,67 @@
+"""Gradio input components whose own checks speak like the rest of the app.
+
+Gradio validates inputs before a handler runs, so its messages are the first a user meets: ``Image`` decoded every
+upload with Pillow (an opaque "Error" for a text file named .png, 16-bit PNGs clipped to white), and sliders said
+"Value 1000000 is greater than maximum value 64" without saying which slider. These subclasses keep Gradio's
+front end (same block names) and change only the server side:
+
+- ``Image`` hands the handler the uploaded file as the user gave it; ``gen_models.media.load_image`` then decodes
+  it, names the file in every message and converts 16-bit, CMYK and transparent images instead of clipping them.
+- ``Slider``, ``Number``, ``Dropdown`` and ``Radio`` put their label in front of Gradio's range and choice errors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from .messages import error
+
+
+class _NamedErrors:
+    """Mixin: a gr.Error raised by Gradio's preprocessing names the control it came from."""
+
+    label: Any
+
+    def get_block_name(self) -> str:
+        gradio_class = next(c for c in type(self).__mro__ if c.__module__.startswith("gradio."))
+        return gradio_class.__name__.lower()  # the front end of the gradio class this one derives from
+
+    def preprocess(self, payload: Any) -> Any:
+        try:
+            return super().preprocess(payload)  # type: ignore[misc]
+        except gr.Error as exc:
+            raise error(f"{self.label or type(self).__name__}: {exc.message}") from None
+
+
+class Slider(_NamedErrors, gr.Slider):
+    pass
+
+
+class Number(_NamedErrors, gr.Number):
+    pass
+
+
+class Dropdown(_NamedErrors, gr.Dropdown):
+    pass
+
+
+class Radio(_NamedErrors, gr.Radio):
+    pass
+
+
+class Image(_NamedErrors, gr.Image):
+    """An image input that passes the uploaded file's path on undecoded (``type`` is always ``filepath``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["type"] = "filepath"
+        kwargs.setdefault("image_mode", None)
+        super().__init__(*args, **kwargs)
+
+    def preprocess(self, payload: Any) -> str | None:
+        if payload is None:
+            return None
+        if payload.path and not (payload.url or "").startswith("data:"):
+            return str(payload.path)  # the upload, named as the user named it
+        return super().preprocess(payload)  # webcam and clipboard pictures arrive as data URLs the browser drew
