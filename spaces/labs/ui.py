@@ -64,7 +64,9 @@ def walk_digits(model: str, seeds: str, frames_per_segment: float, fps: float):
 
 # --------------------------------------------------------------------------------------------- live training
 def _plots(snapshot, kind: str):
-    frame = pd.DataFrame(snapshot.curves or [], columns=["step", "metric", "value"])
+    # typed even when empty: the plot keeps the axis types of the first frame it gets (object would be categorical)
+    frame = pd.DataFrame(snapshot.curves or [], columns=["step", "metric", "value"]).astype(
+        {"step": "int64", "metric": "str", "value": "float64"})
     if kind == "gan":
         losses = frame[frame.metric.isin(["d_loss", "g_loss"])]
         accuracy = frame[frame.metric.isin(["d_acc_real", "d_acc_fake"])]
@@ -74,8 +76,7 @@ def _plots(snapshot, kind: str):
 
 def _stream(run: LabRun, epochs: int, progress: gr.Progress):
     """Clear the previous run's plots, grid and checkpoint at once, then stream snapshots and end with the file."""
-    first, second = _plots(run.snapshot(0, ""), run.kind)
-    yield run, first, second, None, gr.update(), f"Starting: {run.description}…", None
+    yield run, None, None, None, gr.update(), f"Starting: {run.description}…", None
     for snapshot in run.run(epochs):
         progress(snapshot.progress, desc=snapshot.status)
         first, second = _plots(snapshot, run.kind)
