@@ -5,7 +5,7 @@ upload with Pillow (an opaque "Error" for a text file named .png, 16-bit PNGs cl
 "Value 1000000 is greater than maximum value 64" without saying which slider. These subclasses keep Gradio's
 front end (same block names) and change only the server side:
 
-- ``Image`` hands the handler the uploaded file as the user gave it; ``gen_models.media.load_image`` then decodes
+- ``Image`` hands the handler the uploaded file's path as the user gave it; ``gen_models.media.load_image`` then decodes
   it, names the file in every message and converts 16-bit, CMYK and transparent images instead of clipping them.
 - ``Slider``, ``Number``, ``Dropdown`` and ``Radio`` put their label in front of Gradio's range and choice errors.
 """
@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 import gradio as gr
+from gradio import image_utils
 
 from .messages import error
 
@@ -52,16 +53,16 @@ class Radio(_NamedErrors, gr.Radio):
 
 
 class Image(_NamedErrors, gr.Image):
-    """An image input that passes the uploaded file's path on undecoded (``type`` is always ``filepath``)."""
+    """An image input that passes the uploaded file's path on undecoded, whatever its ``type`` says.
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs["type"] = "filepath"
-        kwargs.setdefault("image_mode", None)
-        super().__init__(*args, **kwargs)
+    No ``__init__`` of its own: Gradio reads a component's page settings from its constructor's signature.
+    """
 
     def preprocess(self, payload: Any) -> str | None:
         if payload is None:
             return None
-        if payload.path and not (payload.url or "").startswith("data:"):
-            return str(payload.path)  # the upload, named as the user named it
-        return super().preprocess(payload)  # webcam and clipboard pictures arrive as data URLs the browser drew
+        if (payload.url or "").startswith("data:"):  # webcam and clipboard pictures, drawn by the browser
+            return image_utils.decode_base64_to_file(payload.url, self.GRADIO_CACHE, "png")
+        if not payload.path:
+            raise error(f"{self.label or 'Image'}: the upload did not arrive; try again.")
+        return str(payload.path)  # the upload, named as the user named it
