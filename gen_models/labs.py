@@ -112,6 +112,7 @@ class LabRun:
         self.trainer = trainer
         self.kind = "gan" if isinstance(trainer, DigitGANTrainer) else "ae"
         self._stop = threading.Event()
+        self._active = threading.Event()
 
     @classmethod
     def digit_gan(cls, arch: str = "tutorial", digit: int | None = None, source: str = "auto", epochs: int = 5,
@@ -143,6 +144,11 @@ class LabRun:
     def description(self) -> str:
         data = getattr(self.trainer, "data_description", None) or self.trainer.train_set.description
         return f"{self.trainer.config.arch} {'DCGAN' if self.kind == 'gan' else 'autoencoder'} on {data}"
+
+    @property
+    def active(self) -> bool:
+        """Whether :meth:`run` is training now (a stop request then takes effect before the next step)."""
+        return self._active.is_set()
 
     def stop(self) -> None:
         """Ask the run to stop before its next step (it can be resumed)."""
@@ -186,11 +192,15 @@ class LabRun:
         target = int(epochs if epochs is not None else self.trainer.config.epochs)
         total = target * self.trainer.steps_per_epoch
         last = 0.0
-        for event in self.trainer.run(target - self.trainer.epoch if self.kind == "ae" else target, self._stop):
-            now = time.monotonic()
-            if event.kind == "epoch" or now - last >= SNAPSHOT_SECONDS:
-                last = now
-                yield self.snapshot(total, f"epoch {event.epoch}/{target}, step {event.step}/{total}")
+        self._active.set()
+        try:
+            for event in self.trainer.run(target - self.trainer.epoch if self.kind == "ae" else target, self._stop):
+                now = time.monotonic()
+                if event.kind == "epoch" or now - last >= SNAPSHOT_SECONDS:
+                    last = now
+                    yield self.snapshot(total, f"epoch {event.epoch}/{target}, step {event.step}/{total}")
+        finally:
+            self._active.clear()
         done = self.trainer.epoch >= target
         yield self.snapshot(total, ("finished" if done else "stopped") + f" after {self.trainer.epoch} epoch(s), "
                                    f"{self.trainer.step} steps: {self.description}")

@@ -59,9 +59,10 @@ def test_live_run_stops_resumes_and_reports():
     seen = []
     for snapshot in run.run(2):
         seen.append(snapshot)
-        if snapshot.step >= 2 and not run._stop.is_set():
+        if not run._stop.is_set():  # the first snapshot comes after step 1: stop before step 2
             run.stop()
-    assert seen[-1].status.startswith("stopped") and run.trainer.epoch == 0
+    assert seen[-1].status.startswith("stopped") and run.trainer.epoch == 0 and run.trainer.step == 1
+    assert not run.active
     last = list(run.run(1))[-1]
     assert last.status.startswith("finished") and last.epoch == 1 and 1 in last.epoch_images
     metrics = {row["metric"] for row in last.curves}

@@ -117,8 +117,8 @@ def resume(run: LabRun | None, more: float, progress=gr.Progress()):
 
 
 def stop(run: LabRun | None) -> str:
-    if run is None:
-        return "Nothing is training."
+    if run is None or not run.active:
+        return gr.update()  # nothing to stop: the finished run's status stays
     run.stop()
     return "Stopping after the current step…"
 
