@@ -5,6 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from webui import DEMOS, launch, load_demo, parse_args
+from webui.events import dismiss_toasts_on_tab_switch
 
 TITLE = "Generative models, seen working"
 
@@ -23,6 +24,7 @@ def build_app() -> gr.Blocks:
                     else:
                         gr.Markdown(f"### {entry.title}\n{entry.summary}\n\n*This demo is being built; it is not "
                                     "available in this version yet.*")
+    dismiss_toasts_on_tab_switch(demo)
     return demo
 
 

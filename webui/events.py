@@ -18,3 +18,15 @@ def clear_then(trigger: Callable[..., Any], fn: Callable[..., Any], inputs: Any,
     cleared = trigger(lambda: blank if len(blank) > 1 else None, None, outputs, queue=False,
                       api_visibility="private", show_progress="hidden")
     return cleared.then(fn, inputs, outputs, **kwargs)
+
+
+_CLOSE_TOASTS = "() => { document.querySelectorAll('.toast-body .toast-close').forEach(b => b.click()); }"
+
+
+def dismiss_toasts_on_tab_switch(demo: gr.Blocks) -> None:
+    """Close error toasts when the user opens another tab (in the browser, no server round trip): a message about
+    one tab must not sit over another tab's results."""
+    with demo:
+        for block in list(demo.blocks.values()):
+            if isinstance(block, gr.Tab):
+                block.select(None, None, None, js=_CLOSE_TOASTS, queue=False, api_visibility="private")

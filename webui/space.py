@@ -6,6 +6,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from .events import dismiss_toasts_on_tab_switch
 from .launch import launch, parse_args
 from .loading import load_demo
 
@@ -16,6 +17,7 @@ def build_space(app_file: str) -> gr.Blocks:
     with gr.Blocks(title=ui.TITLE) as demo:
         gr.Markdown(f"# {ui.TITLE}")
         ui.build()
+    dismiss_toasts_on_tab_switch(demo)
     return demo
 
 
