@@ -5,22 +5,34 @@ Order: ``$GEN_MODELS_WEIGHTS_DIR/<name>/<file>`` (for offline machines), then th
 Hub does not have) are downloaded with httpx into ``$GEN_MODELS_CACHE`` (default ``~/.cache/gen_models``) and obey
 ``HF_HUB_OFFLINE`` too. A set ``sha256`` is checked on every
 first use in a process; a mismatching cached download is deleted. Settings are read from the environment on each
-call, so a running app sees a changed ``HF_HUB_OFFLINE`` or ``HF_ENDPOINT``.
+call, so a running app sees a changed ``HF_HUB_OFFLINE``, ``HF_ENDPOINT`` or ``GEN_MODELS_HUB_RETRY_SECONDS``.
+
+Before any download the host (``HF_ENDPOINT`` or https://huggingface.co, or the ``url``'s scheme://host:port) is
+probed with one HTTP request bounded to ~3 s, and the answer is remembered for ``GEN_MODELS_HUB_RETRY_SECONDS``
+(default 300; 0 probes every time): an offline machine says "could not be reached" in ~3 s once, then at once,
+instead of huggingface_hub's ~25 s of retries. huggingface_hub 2.4 retries a failed metadata request (5 times,
+backoff up to 8 s, timeout 60 s) whatever ``etag_timeout`` says, so a Hub download that has not started sending the
+file within ``_START_SECONDS`` is given up on (the host is then remembered as unreachable).
 """
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import hashlib
 import os
 import threading
+import time
+import urllib.parse
 from pathlib import Path
+from typing import Callable
 
 import filelock
 import httpx
 import huggingface_hub
 from huggingface_hub import constants as hf_constants
 from huggingface_hub import errors as hf_errors
+from huggingface_hub.utils import tqdm as hf_tqdm
 
 from .errors import WeightsIntegrityError, WeightsUnavailableError
 from .manifest import WeightsEntry
@@ -29,6 +41,15 @@ _CHUNK = 1 << 20
 _verified: set[tuple[str, int, int, str, int | None]] = set()
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
+
+DEFAULT_ENDPOINT = "https://huggingface.co"
+_PROBE_SECONDS = 3.0  # the whole reachability probe, DNS included
+_ETAG_SECONDS = 5.0  # huggingface_hub's metadata (HEAD) timeout
+_START_SECONDS = 10.0  # a Hub download must start sending the file by then
+_reach: dict[str, tuple[float, str | None]] = {}  # host -> (when probed, why unreachable or None)
+_reach_guard = threading.Lock()
+
+Progress = Callable[[int, int | None], None]  # (bytes done, total bytes or None)
 
 
 def _truthy(value: str | None) -> bool:
@@ -49,6 +70,73 @@ def _cache_dir() -> str | None:
     return os.environ.get("HF_HUB_CACHE") or (
         os.path.join(os.environ["HF_HOME"], "hub") if os.environ.get("HF_HOME") else None
     )
+
+
+def _retry_seconds() -> float:
+    try:
+        return max(0.0, float(os.environ.get("GEN_MODELS_HUB_RETRY_SECONDS", "300")))
+    except ValueError:
+        return 300.0
+
+
+def _host(url: str) -> str:
+    """``scheme://host:port`` of ``url``: the unit whose reachability is remembered."""
+    parts = urllib.parse.urlsplit(url)
+    host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
+    return f"{parts.scheme}://{host}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+
+
+def _entry_host(entry: WeightsEntry) -> str:
+    return _host(entry.url or _endpoint() or DEFAULT_ENDPOINT)
+
+
+def _probe(host: str) -> str | None:
+    """None when ``host`` answers HTTP within _PROBE_SECONDS, else why not. A thread bounds the DNS lookup too;
+    a gateway error (502-504, e.g. from a proxy) counts as unreachable."""
+    result: list[str | None] = []
+
+    def attempt() -> None:
+        try:
+            status = httpx.head(host + "/", timeout=_PROBE_SECONDS).status_code
+            result.append(f"it answered HTTP {status}" if status in (502, 503, 504) else None)
+        except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+            result.append(f"{exc.__class__.__name__}: {exc}")
+
+    thread = threading.Thread(target=attempt, daemon=True, name=f"probe {host}")
+    thread.start()
+    thread.join(_PROBE_SECONDS)
+    return result[0] if result else f"no answer within {_PROBE_SECONDS:.0f} s"
+
+
+def _remember(host: str, why: str | None) -> None:
+    with _reach_guard:
+        _reach[host] = (time.monotonic(), why)
+
+
+def unreachable_reason(entry: WeightsEntry) -> str | None:
+    """Why the entry's host cannot be reached now, or None if it can; an answer younger than
+    ``GEN_MODELS_HUB_RETRY_SECONDS`` is reused instead of probing again."""
+    host = _entry_host(entry)
+    with _reach_guard:
+        seen = _reach.get(host)
+    if seen and time.monotonic() - seen[0] < _retry_seconds():
+        return seen[1]
+    why = _probe(host)
+    _remember(host, why)
+    return why
+
+
+def _unreachable(entry: WeightsEntry, why: str) -> WeightsUnavailableError:
+    what = f"the host {_entry_host(entry)}" if entry.url else f"the Hugging Face Hub ({_entry_host(entry)})"
+    retry = _retry_seconds()
+    again = f"; it is tried again after {retry:.0f} s (GEN_MODELS_HUB_RETRY_SECONDS)" if retry else ""
+    return _unavailable(entry, f"not on this machine, and {what} could not be reached ({why}){again}")
+
+
+def _require_reachable(entry: WeightsEntry) -> None:
+    why = unreachable_reason(entry)
+    if why:
+        raise _unreachable(entry, why)
 
 
 def prefetch_hint(entry: WeightsEntry) -> str:
@@ -147,66 +235,142 @@ def _unavailable(entry: WeightsEntry, why: str) -> WeightsUnavailableError:
     return WeightsUnavailableError(f"Weights {describe(entry)} are not available: {why}. {prefetch_hint(entry)}")
 
 
-def _download_url(entry: WeightsEntry) -> Path:
-    """Stream ``entry.url`` into the cache (a partial file never takes the final name)."""
+def _download_url(entry: WeightsEntry, progress: Progress | None = None) -> Path:
+    """Stream ``entry.url`` into the cache (a partial file never takes the final name), reporting each chunk."""
     if offline():
         raise _unavailable(entry, "not in the local cache and offline mode is on (HF_HUB_OFFLINE)")
+    _require_reachable(entry)
     target = _url_cache_file(entry)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".part")
     try:
-        with httpx.stream("GET", entry.url, follow_redirects=True, timeout=30.0) as response:
+        timeout = httpx.Timeout(30.0, connect=10.0)
+        with httpx.stream("GET", entry.url, follow_redirects=True, timeout=timeout) as response:
             if response.status_code != 200:
                 raise _unavailable(entry, f"the server answered HTTP {response.status_code}")
+            length = response.headers.get("Content-Length")
+            total = int(length) if length and length.isdigit() else entry.size
+            done = 0
             with open(partial, "wb") as out:
                 for chunk in response.iter_bytes(_CHUNK):
                     out.write(chunk)
+                    done += len(chunk)
+                    if progress:
+                        progress(done, total)
     except httpx.HTTPError as exc:
         partial.unlink(missing_ok=True)
+        if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+            _remember(_entry_host(entry), f"{exc.__class__.__name__}: {exc}")
+            raise _unreachable(entry, f"{exc.__class__.__name__}: {exc}") from None
         raise _unavailable(entry, f"the download failed ({exc.__class__.__name__}: {exc})") from None
     partial.replace(target)
     return target
 
 
-def _download(entry: WeightsEntry, *, force: bool) -> Path:
+def _progress_tqdm(progress: Progress | None, size: int | None, started: threading.Event) -> type:
+    """A tqdm class for ``hf_hub_download(tqdm_class=...)``: sets ``started`` when the file starts arriving and
+    forwards bytes done/total to ``progress``. The console bar still obeys HF_HUB_DISABLE_PROGRESS_BARS."""
+
+    class Forward(hf_tqdm):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self.done, self.expected = kwargs.get("initial") or 0, kwargs.get("total") or size
+            started.set()
+            if progress:
+                progress(self.done, self.expected)
+
+        def update(self, n: float | None = 1) -> bool | None:
+            shown = super().update(n)
+            self.done += int(n or 0)
+            if progress:
+                progress(self.done, self.expected)
+            return shown
+
+        def update_transfer(self, n: int) -> None:
+            """Xet's network bytes: one bar is enough, the bytes written (``update``) are what we report."""
+
+    return Forward
+
+
+def _hub_download(entry: WeightsEntry, *, force: bool, progress: Progress | None) -> Path:
+    """``hf_hub_download`` in a worker thread, given up on if the file has not started arriving within
+    _START_SECONDS (huggingface_hub 2.4 would otherwise retry a failed HEAD for ~25 s). A worker given up on runs
+    on in the background; if it succeeds later, the file is simply in the cache."""
+    started, outcome = threading.Event(), {}
+
+    def work() -> None:
+        try:
+            outcome["path"] = huggingface_hub.hf_hub_download(
+                entry.repo_id,
+                entry.filename,
+                repo_type=entry.repo_type,
+                revision=entry.revision,
+                cache_dir=_cache_dir(),
+                endpoint=_endpoint(),
+                force_download=force,
+                local_files_only=offline(),
+                etag_timeout=_ETAG_SECONDS,
+                tqdm_class=_progress_tqdm(progress, entry.size, started),
+            )
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            outcome["error"] = exc
+        finally:
+            started.set()
+
+    context = contextvars.copy_context()  # callbacks that read contextvars (a UI's progress) work in the thread
+    worker = threading.Thread(target=context.run, args=(work,), daemon=True, name=f"hub download {entry.name}")
+    worker.start()
+    if not started.wait(_START_SECONDS):
+        why = f"it did not start sending the file within {_START_SECONDS:.0f} s"
+        _remember(_entry_host(entry), why)
+        raise _unreachable(entry, why)
+    worker.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return Path(outcome["path"])
+
+
+def _download(entry: WeightsEntry, *, force: bool, progress: Progress | None = None) -> Path:
     if entry.url:
-        return _download_url(entry)
+        return _download_url(entry, progress)
+    if not offline():
+        _require_reachable(entry)
     try:
-        path = huggingface_hub.hf_hub_download(
-            entry.repo_id,
-            entry.filename,
-            repo_type=entry.repo_type,
-            revision=entry.revision,
-            cache_dir=_cache_dir(),
-            endpoint=_endpoint(),
-            force_download=force,
-            local_files_only=offline(),
-        )
+        return _hub_download(entry, force=force, progress=progress)
+    except WeightsUnavailableError:
+        raise
     except hf_errors.RevisionNotFoundError:
         raise _unavailable(entry, f"revision '{entry.revision}' does not exist in {entry.repo_id}") from None
     except hf_errors.RepositoryNotFoundError:
         raise _unavailable(entry, f"repository {entry.repo_id} was not found (or is private or gated)") from None
     except hf_errors.RemoteEntryNotFoundError:
         raise _unavailable(entry, f"{entry.filename} does not exist in {entry.repo_id}@{entry.revision}") from None
-    except (hf_errors.LocalEntryNotFoundError, hf_errors.OfflineModeIsEnabled):
-        why = "offline mode is on (HF_HUB_OFFLINE)" if offline() else "the Hugging Face Hub could not be reached"
-        raise _unavailable(entry, f"not in the local cache and {why}") from None
+    except (hf_errors.LocalEntryNotFoundError, hf_errors.OfflineModeIsEnabled) as exc:
+        if offline():
+            raise _unavailable(entry, "not in the local cache and offline mode is on (HF_HUB_OFFLINE)") from None
+        cause = exc.__cause__
+        if isinstance(cause, hf_errors.FileMetadataError):  # it answered, but not as a Hub does
+            raise _unavailable(entry, f"{_entry_host(entry)} is not a Hub endpoint ({cause})") from None
+        why = f"{cause.__class__.__name__}: {cause}" if cause else "it stopped answering"
+        _remember(_entry_host(entry), why)
+        raise _unreachable(entry, why) from None
     except hf_errors.HfHubHTTPError as exc:
         status = exc.response.status_code if exc.response is not None else "?"
         raise _unavailable(entry, f"the Hub answered HTTP {status}") from None
     except Exception as exc:  # network stacks raise their own types (httpx, ssl, ...): all mean "not downloaded"
         raise _unavailable(entry, f"the download failed ({exc.__class__.__name__}: {exc})") from None
-    return Path(path)
 
 
-def weights_path(entry: WeightsEntry, *, force: bool = False) -> Path:
-    """Path to the verified file for ``entry``, downloading it (once, even under concurrency) if needed."""
+def weights_path(entry: WeightsEntry, *, force: bool = False, progress: Progress | None = None) -> Path:
+    """Path to the verified file for ``entry``, downloading it (once, even under concurrency) if needed.
+    ``progress(done, total)`` hears the bytes of a download (total may be None); it is not called for a file
+    already on this machine."""
     local = local_override(entry)
     if local and not force:
         return _verify(entry, local, from_cache=False)
     with _lock_for(entry), _file_lock(entry):
         cached = None if force else cached_path(entry)
-        path = cached or _download(entry, force=force)
+        path = cached or _download(entry, force=force, progress=progress)
         return _verify(entry, path, from_cache=True)
 
 
@@ -220,6 +384,7 @@ def resolve_commit(entry: WeightsEntry) -> str:
         return ""
     if offline():
         raise _unavailable(entry, "locking needs the Hub, but offline mode is on (HF_HUB_OFFLINE)")
+    _require_reachable(entry)
     url = huggingface_hub.hf_hub_url(
         entry.repo_id, entry.filename, repo_type=entry.repo_type, revision=entry.revision, endpoint=_endpoint()
     )

@@ -5,16 +5,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
+import time
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from gen_models import hub as gm_hub
-from gen_models.errors import WeightsIntegrityError, WeightsUnavailableError
+from gen_models.availability import download_weights, weights_status
+from gen_models.errors import ManifestError, WeightsIntegrityError, WeightsUnavailableError
 from gen_models.manifest import load_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -220,3 +224,137 @@ def test_cli_list_fetch_lock(hub, tmp_path):
 
     unknown = run_cli(hub, "fetch", "nope")
     assert unknown.returncode == 1 and "no weights named 'nope'" in unknown.stderr
+
+
+# --- fast, remembered unreachability; status; downloads with byte progress ---------------------------------------
+
+
+def closed_port_url() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def test_unreachable_hub_answers_fast_and_remembers(hub, monkeypatch):
+    monkeypatch.setenv("HF_ENDPOINT", closed_port_url())
+    e = entry(hub, "gone", repo_id=new_repo(), filename="g.bin")
+    started = time.monotonic()
+    with pytest.raises(WeightsUnavailableError) as info:
+        gm_hub.weights_path(e)
+    first = time.monotonic() - started
+    message = str(info.value)
+    assert "could not be reached" in message and "python -m gen_models fetch gone" in message
+    started = time.monotonic()
+    with pytest.raises(WeightsUnavailableError, match="could not be reached"):
+        gm_hub.weights_path(e)
+    second = time.monotonic() - started
+    assert first < 5 and second < 0.5 and second < first / 2, (first, second)
+
+
+def test_retry_seconds_zero_probes_again(hub, monkeypatch):
+    monkeypatch.setenv("HF_ENDPOINT", closed_port_url())
+    monkeypatch.setenv("GEN_MODELS_HUB_RETRY_SECONDS", "0")
+    e = entry(hub, repo_id=new_repo(), filename="g.bin")
+    calls = []
+    real = gm_hub._probe
+    monkeypatch.setattr(gm_hub, "_probe", lambda host: calls.append(host) or real(host))
+    for _ in range(2):
+        with pytest.raises(WeightsUnavailableError, match="could not be reached"):
+            gm_hub.weights_path(e)
+    assert len(calls) == 2
+
+
+def test_unreachable_url_host_answers_fast(hub, monkeypatch, tmp_path):
+    monkeypatch.setenv("GEN_MODELS_CACHE", str(tmp_path / "gm-cache"))
+    url = closed_port_url() + "/w.pth"
+    hub.manifest_path.write_text(json.dumps({"version": 1, "weights": {"u": {
+        "url": url, "filename": "w.pth", "license": "l", "source": "https://s", "architecture": "cyclegan"}}}))
+    started = time.monotonic()
+    with pytest.raises(WeightsUnavailableError, match="the host http://127.0.0.1:.* could not be reached"):
+        gm_hub.weights_path(load_manifest()["u"])
+    assert time.monotonic() - started < 5
+
+
+class _HubDownAfterProbe(BaseHTTPRequestHandler):
+    """Answers the reachability probe, then fails every file request with 503 (huggingface_hub retries those)."""
+
+    def do_HEAD(self):
+        self.send_response(200 if self.path == "/" else 503)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_HEAD
+
+    def log_message(self, *args):
+        pass
+
+
+def test_hub_failing_after_the_probe_is_given_up_on(hub, monkeypatch):
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _HubDownAfterProbe)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{httpd.server_address[1]}")
+        monkeypatch.setattr(gm_hub, "_START_SECONDS", 1.0)
+        e = entry(hub, repo_id=new_repo(), filename="g.bin")
+        started = time.monotonic()
+        with pytest.raises(WeightsUnavailableError, match="did not start sending the file"):
+            gm_hub.weights_path(e)
+        assert time.monotonic() - started < 3  # huggingface_hub alone retries for ~25 s
+        with pytest.raises(WeightsUnavailableError, match="could not be reached"):
+            gm_hub.weights_path(e)  # remembered
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_weights_status_present_missing_bundled_unknown(hub, tmp_path, monkeypatch):
+    repo = new_repo()
+    hub.write_manifest(
+        here={"repo_id": repo, "filename": "a.bin", "size": 4, "description": "staged"},
+        there={"repo_id": repo, "repo_type": "dataset", "filename": "b.bin", "revision": "0" * 40},
+    )
+    (tmp_path / "weights" / "here").mkdir(parents=True)
+    (tmp_path / "weights" / "here" / "a.bin").write_bytes(b"abcd")
+    monkeypatch.setenv("GEN_MODELS_WEIGHTS_DIR", str(tmp_path / "weights"))
+    here, there, bundled = weights_status(["here", "there", "dlib-age"])
+    assert (here.present, here.size, here.origin, here.description) == (True, 4, f"{repo}@main", "staged")
+    assert not there.present and there.origin == f"datasets/{repo}@{'0' * 40}" and there.size is None
+    assert bundled.bundled and bundled.present and bundled.origin == "bundled" and bundled.license == "CC0-1.0"
+    assert hub.hub.requests == []
+    with pytest.raises(ManifestError, match="no weights named 'nope'"):
+        weights_status(["nope"])
+
+
+def test_download_weights_reports_bytes_and_checks_sha(hub):
+    data = os.urandom(3 * 1024 * 1024 + 5)
+    repo = new_repo()
+    hub.hub.add(repo, "big.bin", data)
+    hub.hub.add(repo, "bad.bin", b"tampered")
+    hub.write_manifest(big={"repo_id": repo, "filename": "big.bin", "sha256": sha(data), "size": len(data)},
+                       bad={"repo_id": repo, "filename": "bad.bin", "sha256": sha(b"real")})
+    seen = []
+    path = download_weights("big", lambda done, total: seen.append((done, total)))
+    assert path.read_bytes() == data
+    dones = [d for d, _ in seen]
+    assert dones == sorted(dones) and dones[-1] == len(data) and {t for _, t in seen} == {len(data)}
+    assert weights_status(["big"])[0].present
+    with pytest.raises(WeightsIntegrityError, match=sha(b"real")):
+        download_weights("bad")
+    assert not weights_status(["bad"])[0].present
+    with pytest.raises(ManifestError, match="bundled"):
+        download_weights("dlib-age")
+
+
+def test_download_weights_url_entry_reports_each_chunk(hub, monkeypatch, tmp_path):
+    monkeypatch.setenv("GEN_MODELS_CACHE", str(tmp_path / "gm-cache"))
+    data = os.urandom(2 * 1024 * 1024 + 7)
+    repo = new_repo()
+    hub.hub.add(repo, "plain.pth", data)
+    url = f"{hub.server.url}/{repo}/resolve/main/plain.pth"  # any plain http file will do
+    hub.manifest_path.write_text(json.dumps({"version": 1, "weights": {"p": {
+        "url": url, "filename": "plain.pth", "sha256": sha(data), "license": "l", "source": "https://s",
+        "architecture": "cyclegan"}}}))
+    seen = []
+    assert download_weights("p", lambda done, total: seen.append((done, total))).read_bytes() == data
+    assert [d for d, _ in seen] == [1 << 20, 2 << 20, len(data)] and seen[-1][1] == len(data)

@@ -8,7 +8,7 @@ import gradio as gr
 import pandas as pd
 
 from gen_models.age import AGE_MODELS, predict_age
-from webui import user_errors
+from webui import user_errors, weights_panel
 from webui.components import Dropdown
 from webui.events import clear_then
 
@@ -58,6 +58,7 @@ def build() -> None:
                                 label="Model")
             whole = gr.Checkbox(label="Treat the whole image as one face (tight crops, generated faces)")
             button = gr.Button("Predict ages", variant="primary")
+            weights_panel(model, [button])
             gr.Examples(
                 examples=[
                     [[str(EXAMPLES / "astronaut.jpg")], "dlib-age", False],

@@ -14,7 +14,7 @@ from gen_models.colorize import (
     colorizer_models,
     render_factor_sweep,
 )
-from webui import user_errors
+from webui import user_errors, weights_panel
 from webui.components import Dropdown, Image, Slider
 from webui.events import clear_then
 
@@ -57,7 +57,7 @@ def build() -> None:
     with gr.Row():
         with gr.Column(scale=2):
             image = Image(label="Photo", sources=["upload", "clipboard"])
-            model = Dropdown(choices=[(f"{n}: {d}", n) for n, d in models.items()],
+            model = Dropdown(choices=list(models),
                                 value=next(iter(models), None), label="Model")
             render_factor = Slider(RENDER_FACTORS[0], RENDER_FACTORS[1], value=DEFAULT_RENDER_FACTOR, step=1,
                                       label="Render factor (DeOldify; ×16 px)")
@@ -65,6 +65,7 @@ def build() -> None:
             with gr.Row():
                 button = gr.Button("Colorize", variant="primary")
                 sweep = gr.Button("Render factor sweep (10, 20, 30, 40)")
+            weights_panel(model, [button, sweep])
             gr.Examples(
                 examples=[[str(EXAMPLES / "cameraman.png")], [str(EXAMPLES / "chelsea_cat.jpg")],
                           [str(EXAMPLES / "astronaut.jpg")]],

@@ -14,7 +14,7 @@ from gen_models.faces import (
     generate_faces,
     with_ages,
 )
-from webui import user_errors
+from webui import user_errors, weights_panel
 from webui.components import Dropdown, Number, Slider
 from webui.events import clear_then
 
@@ -43,7 +43,7 @@ def build() -> None:
     with gr.Row():
         with gr.Column(scale=1):
             models = face_models()
-            model = Dropdown(choices=[(t, n) for n, t in models.items()], value=next(iter(models), None),
+            model = Dropdown(choices=list(models), value=next(iter(models), None),
                                 label="Generator")
             seed = Number(value=0, precision=0, minimum=0, label="First seed")
             shuffle = gr.Button("🎲 Random seed", size="sm")
@@ -53,6 +53,7 @@ def build() -> None:
                                     value="dlib-age", label="Predict each face's age with")
             sort_by_age = gr.Checkbox(label="Sort the grid by age")
             button = gr.Button("Generate", variant="primary")
+            weights_panel(model, [button])
         with gr.Column(scale=3):
             gallery = gr.Gallery(label="Generated faces (click one, then download)", format="png", columns=4,
                                  height=640)

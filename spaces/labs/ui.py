@@ -26,7 +26,7 @@ from gen_models.labs import (
     train_to_end,
 )
 from gen_models.translation import translate_photo, translation_models
-from webui import user_errors
+from webui import user_errors, weights_panel
 from webui.components import Dropdown, Image, Number, Radio, Slider
 from webui.events import clear_then
 
@@ -376,6 +376,7 @@ def build() -> None:
                                          value=next(iter(translators), None), label="Direction")
                     max_side = Slider(128, 1024, value=512, step=64, label="Working size (long side, px)")
                     tbtn = gr.Button("Translate", variant="primary")
+                    weights_panel(direction, [tbtn])
                 translated = gr.Image(label="Translated (PNG, labelled AI-generated)", type="filepath")
             clear_then(tbtn.click, translate, [photo, direction, max_side], [translated], api_name="translate")
 

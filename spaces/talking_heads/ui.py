@@ -7,7 +7,7 @@ from pathlib import Path
 import gradio as gr
 
 from gen_models.animate import MODES, animate, talking_head_models
-from webui import user_errors
+from webui import user_errors, weights_panel
 from webui.components import Dropdown, Image, Radio
 from webui.events import clear_then
 
@@ -54,7 +54,7 @@ def build() -> None:
             with gr.Row():
                 image = Image(label="Photo (the face to animate)", sources=["upload", "webcam"])
                 video = gr.Video(label="Driving video (the motion)", sources=["upload", "webcam"])
-            model = Dropdown(choices=[(f"{n}: {d}", n) for n, d in models.items()],
+            model = Dropdown(choices=list(models),
                                 value="fomm-vox" if "fomm-vox" in models else next(iter(models), None), label="Model")
             mode = Radio(choices=[(MODE_LABELS[m], m) for m in MODES], value="relative", label="Motion")
             with gr.Row():
@@ -66,6 +66,7 @@ def build() -> None:
             layout = Radio(choices=["face", "paste back", "side by side"], value="face",
                               label="Output: the 256×256 face, pasted back into the photo, or photo | driver | result")
             button = gr.Button("Animate", variant="primary")
+            weights_panel(model, [button])
         with gr.Column(scale=2):
             output = gr.Video(label="Result (H.264 MP4, the driver's fps and sound)", autoplay=True)
             notes = gr.Markdown()

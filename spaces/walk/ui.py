@@ -15,7 +15,7 @@ from gen_models.faces import (
     latent_arithmetic,
     latent_walk,
 )
-from webui import user_errors
+from webui import user_errors, weights_panel
 from webui.components import Dropdown, Number, Radio, Slider
 from webui.events import clear_then
 
@@ -69,7 +69,7 @@ def build() -> None:
     with gr.Row():
         with gr.Column(scale=1):
             models = face_models()
-            model = Dropdown(choices=[(t, n) for n, t in models.items()], value=next(iter(models), None),
+            model = Dropdown(choices=list(models), value=next(iter(models), None),
                                 label="Generator")
             seeds = gr.Textbox(value="1, 42, 7", label="Keyframe seeds")
             frames = Slider(2, 60, value=12, step=1, label="Frames per segment")
@@ -78,6 +78,7 @@ def build() -> None:
             loop = gr.Checkbox(value=True, label="Loop back to the first face")
             size = Dropdown(choices=["64", "128", "256", "512"], value="256", label="Frame size (px)")
             button = gr.Button("Render walk", variant="primary")
+            panel_at = gr.Column()  # the weights panel goes here once every button it controls exists
         with gr.Column(scale=2):
             gif = gr.Image(label="Animated GIF", type="filepath", format="gif")
             mp4 = gr.Video(label="MP4 (H.264)", format="mp4")
@@ -132,5 +133,7 @@ def build() -> None:
         with gr.Column(scale=2):
             a_strip = gr.Image(label="−distance … original … +distance", type="filepath", format="png")
             a_ages = gr.Textbox(label="Predicted ages along the strip")
+    with panel_at:
+        weights_panel(model, [button, compute, move, edit])
     clear_then(edit.click, run_attribute, [model, a_seed, attribute, a_distance], [a_strip, a_ages],
                api_name="attribute_edit")
