@@ -189,6 +189,7 @@ class Source:
     box: tuple[int, int, int, int]
     face: Face | None
     name: str
+    notes: list[str] = field(default_factory=list)  # what the loader changed (16-bit, transparency, size...)
 
 
 def prepare_source(image: str | Path | bytes, *, crop: bool = True) -> Source:
@@ -205,7 +206,7 @@ def prepare_source(image: str | Path | bytes, *, crop: bool = True) -> Source:
         box = square_box(face.box, FACE_MARGIN, FACE_LIFT)
     else:
         box = whole_frame_box(rgb.shape[1], rgb.shape[0])
-    return Source(rgb, resize_square(crop_box(rgb, box)), box, face, loaded.name)
+    return Source(rgb, resize_square(crop_box(rgb, box)), box, face, loaded.name, list(loaded.notes))
 
 
 @dataclass
@@ -376,7 +377,7 @@ def animate(
 
     path = new_output_path(".mp4", prefix="talking-head")
     write_mp4(output(), path, fps=video.fps, model=model, audio_path=video.path if video.has_audio else None)
-    notes = list(plan.notes)
+    notes = [f"{source.name}: {note}" for note in source.notes] + list(plan.notes)
     if not video.has_audio:
         notes.append("the driving video has no sound, so the result is silent")
     return Animation(path, done, video.fps, video.has_audio, model, mode, source.box, plan.box,

@@ -82,13 +82,13 @@ class GeneratedFace:
 
 def with_ages(faces: list[GeneratedFace], age_model: str = "dlib-age", sort: bool = False) -> list[GeneratedFace]:
     """Predict each generated face's age (the whole image is the face: generated faces are tight crops)."""
-    from .age import predict_age
+    from .age import MAX_IMAGES, predict_age
 
-    if not faces:
-        return faces
-    result = predict_age([f.path for f in faces], model=age_model, whole_image=True, write_annotated=False)
-    for face, image in zip(faces, result.data["images"]):
-        face.age = image["faces"][0]["age"] if image["faces"] else None
+    for start in range(0, len(faces), MAX_IMAGES):  # predict_age takes at most MAX_IMAGES photos per call
+        chunk = faces[start:start + MAX_IMAGES]
+        result = predict_age([f.path for f in chunk], model=age_model, whole_image=True, write_annotated=False)
+        for face, image in zip(chunk, result.data["images"]):
+            face.age = image["faces"][0]["age"] if image["faces"] else None
     return sorted(faces, key=lambda f: (f.age is None, f.age)) if sort else faces
 
 

@@ -111,6 +111,8 @@ def test_ages_of_generated_faces_and_sorting(dcgan_on_hub):
     assert all(a is not None for a in ages) and ages == sorted(ages)
     direct = predict_age([faces[0].path], whole_image=True, write_annotated=False).data["images"][0]["faces"][0]
     assert next(f.age for f in ordered if f.seed == 1) == direct["age"]
+    many = with_ages(generate_faces(dcgan_on_hub, list(range(20)), size=64))  # more than predict_age's 16 a call
+    assert len(many) == 20 and all(f.age is not None for f in many)
 
 
 def test_sefa_directions_and_strip(dcgan_on_hub):
