@@ -49,7 +49,7 @@ def build() -> None:
             shuffle = gr.Button("🎲 Random seed", size="sm")
             count = Slider(1, MAX_FACES, value=8, step=1, label="How many faces")
             size = Dropdown(choices=[str(s) for s in OUTPUT_SIZES], value="256", label="Output size (px)")
-            age_model = Dropdown(choices=[("no age prediction", "")] + [(t, n) for n, t in AGE_MODELS.items()],
+            age_model = Dropdown(choices=[("no age prediction", "")] + list(AGE_MODELS),
                                     value="dlib-age", label="Predict each face's age with")
             sort_by_age = gr.Checkbox(label="Sort the grid by age")
             button = gr.Button("Generate", variant="primary")

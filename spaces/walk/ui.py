@@ -81,7 +81,7 @@ def build() -> None:
             panel_at = gr.Column()  # the weights panel goes here once every button it controls exists
         with gr.Column(scale=2):
             gif = gr.Image(label="Animated GIF", type="filepath", format="gif")
-            mp4 = gr.Video(label="MP4 (H.264)", format="mp4")
+            mp4 = gr.Video(label="MP4 (H.264)", format="mp4", height=360)
     clear_then(button.click, run, [model, seeds, frames, fps, mode, loop, size], [gif, mp4], api_name="latent_walk")
 
     gr.Markdown(

@@ -1,0 +1,135 @@
+"""The browser suite: ``python app.py`` on a free port with random weights in the official file formats for every
+manifest entry (tests/staging.py), driven by Playwright in Debian's Chromium.
+
+Each test gets a fresh page on the running app; a screenshot of it is saved afterwards in ``$E2E_ARTIFACTS``
+(default ``tests/e2e/artifacts/``), whether the test passed or not. Page errors (uncaught JavaScript exceptions)
+fail the test that caused them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = Path(os.environ.get("E2E_ARTIFACTS") or ROOT / "tests" / "e2e" / "artifacts")
+CHROMIUM_FLAGS = [  # no connections to the outside: the background services would be refused many at a time
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+]
+START_SECONDS = 180
+
+
+def _chromium() -> str | None:
+    return os.environ.get("E2E_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def pytest_collection_modifyitems(config, items):
+    here = Path(__file__).parent
+    missing = None
+    if _chromium() is None:
+        missing = "Chromium is not installed (.ci/run installs Debian's chromium)"
+    else:
+        try:
+            import playwright  # noqa: F401
+        except ImportError:
+            missing = "the playwright package is not installed (requirements-dev.txt)"
+    if missing:
+        for item in items:
+            if here in Path(item.fspath).parents:
+                item.add_marker(pytest.mark.skip(reason=missing))
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class App:
+    """The running app: its address, the staged weights and the server's log (for failure messages)."""
+
+    def __init__(self, url: str, log: Path, staged, outputs: Path) -> None:
+        self.url, self.log, self.staged, self.outputs = url, log, staged, outputs
+
+    def log_tail(self, chars: int = 4000) -> str:
+        return self.log.read_text(errors="replace")[-chars:]
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory):
+    from staging import stage_weights
+
+    root = tmp_path_factory.mktemp("e2e")
+    staged = stage_weights(root / "staged")
+    port = _free_port()
+    outputs = root / "outputs"
+    env = {
+        **os.environ, **staged.env(),
+        "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "GEN_MODELS_OUTPUT_DIR": str(outputs),
+        "HF_HOME": str(root / "hf-home"), "GEN_MODELS_CACHE": str(root / "gen-models-cache"),
+        "GRADIO_TEMP_DIR": str(root / "gradio"), "PYTHONUNBUFFERED": "1",
+    }
+    log = root / "app.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + START_SECONDS
+    import urllib.request
+
+    while True:
+        if proc.poll() is not None:
+            pytest.fail(f"app.py exited early:\n{log.read_text(errors='replace')[-4000:]}")
+        try:
+            urllib.request.urlopen(url + "config", timeout=2).read()
+            break
+        except OSError:
+            if time.time() > deadline:
+                proc.kill()
+                pytest.fail(f"app.py did not serve within {START_SECONDS} s")
+            time.sleep(0.5)
+    yield App(url, log, staged, outputs)
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:  # Playwright gives the browser a new empty profile of its own
+        instance = p.chromium.launch(executable_path=_chromium(), headless=True, args=CHROMIUM_FLAGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser, app, request):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(app.url)
+    page.get_by_role("tab").first.wait_for()
+    yield page
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
+    try:
+        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    finally:
+        context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"

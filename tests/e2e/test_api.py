@@ -1,0 +1,62 @@
+"""The same app through gradio_client: bad photos are refused with a message naming the file, and a 16-bit PNG gives
+the result of its 8-bit version (Gradio no longer clips it before our loader sees it)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from media import ASTRONAUT, CAMERAMAN, NODDING, png_16bit
+from PIL import Image
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    from gradio_client import Client
+
+    return Client(app.url, verbose=False)
+
+
+def _file(path):
+    from gradio_client import handle_file
+
+    return handle_file(str(path))
+
+
+CALLS = {
+    "/colorize": lambda photo: (photo, "deoldify-artistic", 10, True),
+    "/translate": lambda photo: (photo, "cyclegan-horse2zebra", 256),
+    "/animate": lambda photo: (photo, _file(NODDING), "fomm-vox", "relative", True, False, True, True, "face"),
+}
+
+
+@pytest.mark.parametrize("endpoint", sorted(CALLS))
+def test_text_named_photo_png_is_refused_by_name(client, tmp_path, endpoint):
+    from gradio_client import handle_file
+
+    fake = tmp_path / "photo.png"
+    fake.write_text("not a photo")
+    with pytest.raises(Exception) as info:
+        client.predict(*CALLS[endpoint](handle_file(str(fake))), api_name=endpoint)
+    assert "photo.png" in str(info.value) and "not an image" in str(info.value)
+
+
+@pytest.mark.parametrize("endpoint, source", [("/colorize", CAMERAMAN), ("/translate", ASTRONAUT)])
+def test_16bit_png_gives_the_8bit_result(client, tmp_path, endpoint, source):
+    from gradio_client import handle_file
+
+    def result(path):
+        answer = client.predict(*CALLS[endpoint](handle_file(str(path))), api_name=endpoint)
+        png = answer[1] if endpoint == "/colorize" else answer
+        return np.asarray(Image.open(png)).astype(int)
+
+    eight, sixteen = result(source), result(png_16bit(source, tmp_path / f"{source.stem}16.png"))
+    assert eight.shape == sixteen.shape and np.abs(eight - sixteen).max() <= 1
+
+
+def test_range_errors_name_the_control(client):
+    with pytest.raises(Exception, match="How many faces: Value 1000 is greater than maximum value 64"):
+        client.predict("pggan-celebahq-1024", 0, 1000, "64", "", False, api_name="/generate_faces")
+    with pytest.raises(Exception, match="Render factor \\(DeOldify; ×16 px\\): Value 50 is greater than maximum"):
+        client.predict(_file(CAMERAMAN), "deoldify-artistic", 50, True, api_name="/colorize")
+    with pytest.raises(Exception, match="Frames per second: Value 0 is less than minimum value 1"):
+        client.predict("tutorial-all", "1, 2", 3, 0, api_name="/digit_walk")
