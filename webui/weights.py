@@ -17,6 +17,7 @@ import re
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
+from urllib.parse import urlsplit
 
 import gradio as gr
 
@@ -41,7 +42,12 @@ def _mb(size: int | None) -> str:
 
 
 def _origin(status: WeightsStatus) -> str:
-    return re.sub(r"@([0-9a-f]{12})[0-9a-f]{28}$", r"@\1", status.origin)  # a pinned commit, shortened
+    """Where the file comes from, short enough for a narrow column: a pinned commit cut to 12 digits, a url to its
+    host and file name."""
+    if "://" in status.origin:
+        address = urlsplit(status.origin)
+        return f"{address.netloc}/…/{address.path.rsplit('/', 1)[-1]}"
+    return re.sub(r"@([0-9a-f]{12})[0-9a-f]{28}$", r"@\1", status.origin)
 
 
 def _line(status: WeightsStatus) -> str:

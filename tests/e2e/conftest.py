@@ -56,32 +56,36 @@ def _free_port() -> int:
 
 
 class App:
-    """The running app: its address, the staged weights and the server's log (for failure messages)."""
+    """The running app: its address, its output folder and the server's log (for failure messages)."""
 
-    def __init__(self, url: str, log: Path, staged, outputs: Path) -> None:
-        self.url, self.log, self.staged, self.outputs = url, log, staged, outputs
+    def __init__(self, url: str, log: Path, outputs: Path) -> None:
+        self.url, self.log, self.outputs = url, log, outputs
 
     def log_tail(self, chars: int = 4000) -> str:
         return self.log.read_text(errors="replace")[-chars:]
 
 
 @pytest.fixture(scope="session")
-def app(tmp_path_factory):
+def staged(tmp_path_factory):
     from staging import stage_weights
 
-    root = tmp_path_factory.mktemp("e2e")
-    staged = stage_weights(root / "staged")
+    return stage_weights(tmp_path_factory.mktemp("staged"))
+
+
+def start_app(root: Path, env: dict[str, str]):
+    """Start ``python app.py`` on a free port with ``env`` over a clean test environment; yields an :class:`App`."""
     port = _free_port()
     outputs = root / "outputs"
-    env = {
-        **os.environ, **staged.env(),
-        "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "GEN_MODELS_OUTPUT_DIR": str(outputs),
+    full = {
+        **os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "GEN_MODELS_OUTPUT_DIR": str(outputs),
         "HF_HOME": str(root / "hf-home"), "GEN_MODELS_CACHE": str(root / "gen-models-cache"),
-        "GRADIO_TEMP_DIR": str(root / "gradio"), "PYTHONUNBUFFERED": "1",
+        "GRADIO_TEMP_DIR": str(root / "gradio"), "PYTHONUNBUFFERED": "1", **env,
     }
+    for key in [k for k, v in full.items() if v is None]:
+        del full[key]
     log = root / "app.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env, stdout=out,
+        proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=full, stdout=out,
                                 stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + START_SECONDS
@@ -98,12 +102,25 @@ def app(tmp_path_factory):
                 proc.kill()
                 pytest.fail(f"app.py did not serve within {START_SECONDS} s")
             time.sleep(0.5)
-    yield App(url, log, staged, outputs)
-    proc.terminate()
     try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        yield App(url, log, outputs)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory, staged):
+    """The app with every manifest entry staged in GEN_MODELS_WEIGHTS_DIR, offline."""
+    yield from start_app(tmp_path_factory.mktemp("app"), staged.env())
+
+
+@pytest.fixture
+def page(open_page, app):
+    return open_page(app)
 
 
 @pytest.fixture(scope="session")
@@ -117,19 +134,27 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, app, request):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(app.url)
-    page.get_by_role("tab").first.wait_for()
-    yield page
+def open_page(browser, request):
+    """A function that opens a fresh page on an app; the page is screenshotted and closed after the test."""
+    opened = []
+
+    def open_(app: App):
+        context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(app.url)
+        page.get_by_role("tab").first.wait_for()
+        opened.append((context, page, errors))
+        return page
+
+    yield open_
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
-    try:
-        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-    finally:
-        context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    for index, (context, page, errors) in enumerate(opened):
+        try:
+            page.screenshot(path=str(ARTIFACTS / f"{name}{'-' + str(index) if index else ''}.png"), full_page=True)
+        finally:
+            context.close()
+        assert not errors, f"JavaScript errors on the page: {errors}"
