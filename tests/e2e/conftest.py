@@ -11,12 +11,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
+from served import App, start_app
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("E2E_ARTIFACTS") or ROOT / "tests" / "e2e" / "artifacts")
@@ -24,7 +22,6 @@ CHROMIUM_FLAGS = [  # no connections to the outside: the background services wou
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
 ]
-START_SECONDS = 180
 
 
 def _chromium() -> str | None:
@@ -47,69 +44,11 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(pytest.mark.skip(reason=missing))
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class App:
-    """The running app: its address, its output folder and the server's log (for failure messages)."""
-
-    def __init__(self, url: str, log: Path, outputs: Path) -> None:
-        self.url, self.log, self.outputs = url, log, outputs
-
-    def log_tail(self, chars: int = 4000) -> str:
-        return self.log.read_text(errors="replace")[-chars:]
-
-
 @pytest.fixture(scope="session")
 def staged(tmp_path_factory):
     from staging import stage_weights
 
     return stage_weights(tmp_path_factory.mktemp("staged"))
-
-
-def start_app(root: Path, env: dict[str, str]):
-    """Start ``python app.py`` on a free port with ``env`` over a clean test environment; yields an :class:`App`."""
-    port = _free_port()
-    outputs = root / "outputs"
-    full = {
-        **os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "GEN_MODELS_OUTPUT_DIR": str(outputs),
-        "HF_HOME": str(root / "hf-home"), "GEN_MODELS_CACHE": str(root / "gen-models-cache"),
-        "GRADIO_TEMP_DIR": str(root / "gradio"), "PYTHONUNBUFFERED": "1", **env,
-    }
-    for key in [k for k, v in full.items() if v is None]:
-        del full[key]
-    log = root / "app.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=full, stdout=out,
-                                stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + START_SECONDS
-    import urllib.request
-
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"app.py exited early:\n{log.read_text(errors='replace')[-4000:]}")
-        try:
-            urllib.request.urlopen(url + "config", timeout=2).read()
-            break
-        except OSError:
-            if time.time() > deadline:
-                proc.kill()
-                pytest.fail(f"app.py did not serve within {START_SECONDS} s")
-            time.sleep(0.5)
-    try:
-        yield App(url, log, outputs)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,17 @@ import socket
 import time
 
 import pytest
-from browse import block, choose, image_sizes, open_tab, press, text_of, toasts, wait_for, wait_for_toast
-from conftest import start_app
+from browse import (
+    block,
+    choose,
+    image_sizes,
+    open_tab,
+    text_of,
+    toasts,
+    wait_for,
+    wait_for_toast,
+)
+from served import start_app
 
 FETCHED = "zhang-eccv16"  # a plain-url entry, served here by a local server
 MISSING = "deoldify-artistic"  # a Hub entry, missing, with the Hub unreachable
