@@ -263,7 +263,10 @@ def test_labs_answer_through_the_api(client):
     assert Image.open(grid).size == ((8 * 30 + 2) * 4, 32 * 4)
     result = client.predict("tutorial", 3, "sklearn", 1, 16, 0, 64, 3e-4, 0.5, api_name="/train_digits_gan")
     assert result["epochs"] == 1 and result["steps"] == 4 and 0 <= result["metrics"]["d_acc_real"] <= 1
+    assert "gen_models" not in result["checkpoint"]  # a file the client downloaded, not the server's path
     config = DigitGANTrainer.resume(result["checkpoint"]).config
+    with Image.open(result["image"]) as grid:
+        assert grid.size[0] > 100
     assert (config.batch, config.lr, config.lr_g, config.beta1) == (16, 3e-4, 3e-4, 0.5)
     assert set(result["per_epoch"][0]) == {"epoch", "d_loss", "g_loss", "d_acc_real", "d_acc_fake"}
     image, text = client.predict("dense", 8, 0, api_name="/reconstruct")

@@ -130,6 +130,12 @@ def replay(run: LabRun | None, epoch: float):
     return enlarge(images[int(epoch)]) if int(epoch) in images else None
 
 
+def _downloadable(result: dict) -> dict:
+    """The run's files as Gradio file objects: API clients get them downloaded, not a server path they cannot read."""
+    return {**result, **{key: gr.FileData(path=result[key]).model_dump() for key in ("image", "checkpoint")
+                         if result.get(key)}}
+
+
 @user_errors
 def train_digits_gan(arch: str = "tutorial", digit: int = -1, source: str = "auto", epochs: int = 1, batch: int = 0,
                      seed: int = 0, limit: int = 0, lr: float = 0, beta1: float = -1) -> dict:
@@ -138,7 +144,7 @@ def train_digits_gan(arch: str = "tutorial", digit: int = -1, source: str = "aut
     architecture's own (tutorial 256, Adam 1e-4, β1 0.9; lab 128, 2e-4, 0.5); ``limit`` 0 all training images."""
     run = LabRun.digit_gan(arch, None if digit < 0 else digit, source, epochs, batch or None, seed, limit or None,
                            lr=lr or None, beta1=None if beta1 < 0 else beta1)
-    return train_to_end(run)
+    return _downloadable(train_to_end(run))
 
 
 @user_errors
@@ -147,7 +153,7 @@ def train_autoencoder(arch: str = "dense", noise: str = "", strength: float = 0.
     """Train an autoencoder (``noise`` gaussian or salt_pepper for a denoising one) and return when done: per-epoch
     training loss and test MSE, the last reconstructions PNG and the checkpoint."""
     run = LabRun.autoencoder(arch, noise or None, strength, None if digit < 0 else digit, source, epochs, 64, seed)
-    return train_to_end(run)
+    return _downloadable(train_to_end(run))
 
 
 def _training_panel(kind: str):
