@@ -19,7 +19,15 @@ import numpy as np
 import torch
 
 from . import autoencoders as ae
-from .dcgan_digits import LATENT_DIM, bundled_info, bundled_models, digit_grid, load_bundled, to_uint8
+from . import limits
+from .dcgan_digits import (
+    LATENT_DIM,
+    bundled_info,
+    bundled_models,
+    digit_grid,
+    load_bundled,
+    to_uint8,
+)
 from .digits import load_digits
 from .errors import InputError
 from .latent import walk, z_from_seeds
@@ -111,6 +119,8 @@ class LabRun:
     def __init__(self, trainer: DigitGANTrainer | AETrainer) -> None:
         self.trainer = trainer
         self.kind = "gan" if isinstance(trainer, DigitGANTrainer) else "ae"
+        epochs = int(trainer.config.epochs)
+        limits.check_training(epochs, epochs * trainer.steps_per_epoch)  # refused before any work is done
         self._stop = threading.Event()
         self._active = threading.Event()
 
@@ -192,15 +202,18 @@ class LabRun:
         target = int(epochs if epochs is not None else self.trainer.config.epochs)
         total = target * self.trainer.steps_per_epoch
         last = 0.0
-        self._active.set()
-        try:
-            for event in self.trainer.run(target - self.trainer.epoch if self.kind == "ae" else target, self._stop):
-                now = time.monotonic()
-                if event.kind == "epoch" or now - last >= SNAPSHOT_SECONDS:
-                    last = now
-                    yield self.snapshot(total, f"epoch {event.epoch}/{target}, step {event.step}/{total}")
-        finally:
-            self._active.clear()
+        limits.check_training(target, total)
+        with limits.training_slot():
+            self._active.set()
+            try:
+                for event in self.trainer.run(target - self.trainer.epoch if self.kind == "ae" else target,
+                                              self._stop):
+                    now = time.monotonic()
+                    if event.kind == "epoch" or now - last >= SNAPSHOT_SECONDS:
+                        last = now
+                        yield self.snapshot(total, f"epoch {event.epoch}/{target}, step {event.step}/{total}")
+            finally:
+                self._active.clear()
         done = self.trainer.epoch >= target
         yield self.snapshot(total, ("finished" if done else "stopped") + f" after {self.trainer.epoch} epoch(s), "
                                    f"{self.trainer.step} steps: {self.description}")
@@ -211,11 +224,15 @@ class LabRun:
         return self.trainer.save(new_output_path(".pt", prefix=f"{prefix}-checkpoint"))
 
 
-def train_to_end(run: LabRun, epochs: int | None = None) -> dict[str, Any]:
-    """Run to completion; the final metrics, per-epoch metrics, the last image as PNG and the checkpoint."""
+def train_events(run: LabRun, epochs: int | None = None) -> Iterator[dict[str, Any]]:
+    """Train, yielding ``{"status", "epochs", "steps"}`` now and then and :func:`train_to_end`'s result last.
+
+    Closing the iterator (a cancelled or disconnected request) stops the run before its next step: the training
+    happens inside this iterator, so nothing trains on once nobody asks for it.
+    """
     final = None
     for final in run.run(epochs):
-        pass
+        yield {"status": final.status, "epochs": final.epoch, "steps": final.step}
     assert final is not None
     per_epoch = []
     if run.kind == "gan":
@@ -229,8 +246,14 @@ def train_to_end(run: LabRun, epochs: int | None = None) -> dict[str, Any]:
     if final.image is not None:
         image = str(_png(final.image, "training", synthetic=run.kind == "gan", model=run.description,
                          description=f"Epoch {final.epoch} of {run.description}"))
-    return {"status": final.status, "epochs": final.epoch, "steps": final.step, "metrics": final.metrics,
-            "per_epoch": per_epoch, "image": image, "checkpoint": str(run.save())}
+    yield {"status": final.status, "epochs": final.epoch, "steps": final.step, "metrics": final.metrics,
+           "per_epoch": per_epoch, "image": image, "checkpoint": str(run.save())}
+
+
+def train_to_end(run: LabRun, epochs: int | None = None) -> dict[str, Any]:
+    """Run to completion; the final metrics, per-epoch metrics, the last image as PNG and the checkpoint."""
+    *_, result = train_events(run, epochs)
+    return result
 
 
 # ----------------------------------------------------------------------------------------------- autoencoders

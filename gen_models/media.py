@@ -14,10 +14,12 @@ Stills only for now; video decoding and encoding belong here too when they come.
 
 from __future__ import annotations
 
+import atexit
 import io
 import math
 import os
 import re
+import shutil
 import tempfile
 import threading
 import time
@@ -30,25 +32,12 @@ from PIL import ExifTags, Image, PngImagePlugin, UnidentifiedImageError, feature
 from PIL.JpegImagePlugin import JpegImageFile
 
 from .errors import InputError
+from .limits import positive_int_env
 
-
-def _positive_int_env(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(float(raw))
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise ValueError(f"{name} must be a positive whole number, got {raw!r}")
-    return value
-
-
-MAX_PIXELS: int = _positive_int_env("GEN_MODELS_MAX_PIXELS", 50_000_000)
+MAX_PIXELS: int = positive_int_env("GEN_MODELS_MAX_PIXELS", 50_000_000)
 """Largest image (width × height) decoded at full size; larger JPEGs are decoded reduced, others refused."""
 
-MAX_SIDE: int = _positive_int_env("GEN_MODELS_MAX_SIDE", 4096)
+MAX_SIDE: int = positive_int_env("GEN_MODELS_MAX_SIDE", 4096)
 """Working size: decoded images are downscaled so that their longer side is at most this many pixels."""
 
 UPLOAD_NAME = "upload"
@@ -443,11 +432,48 @@ def read_png_metadata(path: str | os.PathLike) -> dict[str, str]:
         raise InputError(f"{Path(path).name} is not a PNG file.") from None
 
 
+_private_outputs: Path | None = None
+_private_guard = threading.Lock()
+
+
 def output_dir() -> Path:
-    """Where outputs go: ``GEN_MODELS_OUTPUT_DIR``, else ``gen_models`` in the system temp folder (created)."""
-    folder = Path(os.environ.get("GEN_MODELS_OUTPUT_DIR") or Path(tempfile.gettempdir()) / "gen_models_outputs")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    """Where outputs go: ``GEN_MODELS_OUTPUT_DIR``, else a folder of this process's own in the system temp folder
+    (created on first use, removed when the process exits), so two instances on one machine never share files."""
+    global _private_outputs
+    named = os.environ.get("GEN_MODELS_OUTPUT_DIR")
+    if named:
+        folder = Path(named)
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+    with _private_guard:
+        if _private_outputs is None or not _private_outputs.is_dir():
+            _private_outputs = Path(tempfile.mkdtemp(prefix=f"gen_models_outputs-{os.getpid()}-"))
+            atexit.register(shutil.rmtree, _private_outputs, ignore_errors=True)
+        return _private_outputs
+
+
+def output_ttl_seconds() -> int:
+    """How long results are kept: ``GEN_MODELS_OUTPUT_TTL_MINUTES`` (default 60) in seconds."""
+    return 60 * positive_int_env("GEN_MODELS_OUTPUT_TTL_MINUTES", 60)
+
+
+def remove_expired(folder: str | os.PathLike, max_age_s: float, now: float | None = None) -> int:
+    """Delete the files under ``folder`` last modified more than ``max_age_s`` ago (and folders left empty);
+    returns how many files went. Files another thread deletes meanwhile are skipped."""
+    root, cutoff, removed = Path(folder), (time.time() if now is None else now) - max_age_s, 0
+    if not root.is_dir():
+        return 0
+    for path in sorted(root.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        try:
+            if path.is_dir():
+                if path != root and not any(path.iterdir()):
+                    path.rmdir()
+            elif path.lstat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except OSError:
+            continue
+    return removed
 
 
 def new_output_path(suffix: str, prefix: str = "gen") -> Path:

@@ -1,11 +1,21 @@
-"""Command-line options shared by app.py and each Space's app.py: --host, --port, --share."""
+"""Command-line options shared by app.py and each Space's app.py (--host, --port, --share), and the server settings
+that let the app be left running in public: an upload cap, a bounded queue, results and Gradio's cache that
+expire, and one concurrency group for the heavy work on the device."""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+import threading
+import time
 
 import gradio as gr
+
+from gen_models.limits import positive_int_env
+from gen_models.media import output_dir, output_ttl_seconds, remove_expired
+
+log = logging.getLogger("webui")
 
 
 def parse_args(argv: list[str] | None = None, description: str = "") -> argparse.Namespace:
@@ -17,10 +27,44 @@ def parse_args(argv: list[str] | None = None, description: str = "") -> argparse
     return parser.parse_args(argv)
 
 
+def heavy() -> dict:
+    """Event options for work that fills the device (rendering, colorizing, generating): one at a time on it, in
+    one queue shared by every such event, so light requests (age, digits) still get the other worker."""
+    from gen_models.device import get_device
+
+    return {"concurrency_id": f"heavy-{get_device()}", "concurrency_limit": 1}
+
+
+def _sweep_outputs_forever(every_s: float) -> None:
+    while True:
+        time.sleep(every_s)
+        try:
+            removed = remove_expired(output_dir(), output_ttl_seconds())
+            if removed:
+                log.info("removed %d expired result file(s)", removed)
+        except Exception:  # the sweeper must never take the server down
+            log.exception("output sweep failed")
+
+
+def start_output_sweeper() -> None:
+    """Remove results older than GEN_MODELS_OUTPUT_TTL_MINUTES, checking a few times per TTL (daemon thread)."""
+    every = max(10.0, min(300.0, output_ttl_seconds() / 4))
+    threading.Thread(target=_sweep_outputs_forever, args=(every,), name="output-sweeper", daemon=True).start()
+
+
 def launch(demo: gr.Blocks, args: argparse.Namespace, **kwargs) -> None:
-    """Queue (so long jobs show progress and many users are served in turn) and serve. ``show_error`` sends every
-    error's text to the page and to API clients, not only "the upstream app raised an exception"."""
+    """Queue (so long jobs show progress and many users are served in turn) and serve.
+
+    ``show_error`` sends every error's text to the page and to API clients, not only "the upstream app raised an
+    exception". Uploads over GEN_MODELS_MAX_UPLOAD_MB (default 200) are refused by the server; at most
+    GEN_MODELS_MAX_QUEUE (default 64) requests wait, later ones are told the queue is full; Gradio's cache and our
+    results are removed after GEN_MODELS_OUTPUT_TTL_MINUTES (default 60).
+    """
+    ttl = output_ttl_seconds()
+    demo.delete_cache = demo.delete_cache or (max(10, min(300, ttl // 4)), ttl)
     kwargs.setdefault("show_error", True)
-    demo.queue(default_concurrency_limit=2).launch(
+    kwargs.setdefault("max_file_size", f"{positive_int_env('GEN_MODELS_MAX_UPLOAD_MB', 200)}mb")
+    start_output_sweeper()
+    demo.queue(default_concurrency_limit=2, max_size=positive_int_env("GEN_MODELS_MAX_QUEUE", 64)).launch(
         server_name=args.host, server_port=args.port, share=args.share, **kwargs
     )

@@ -17,6 +17,7 @@ from gen_models.colorize import (
 from webui import user_errors, weights_panel
 from webui.components import Dropdown, Image, Slider
 from webui.events import clear_then
+from webui.launch import heavy
 
 TITLE = "Colorization"
 EXAMPLES = Path(__file__).resolve().parent / "examples"
@@ -77,5 +78,5 @@ def build() -> None:
             notes = gr.Markdown()
             gallery = gr.Gallery(label="Render factor sweep", columns=4, height=300, format="png")
     clear_then(button.click, run, [image, model, render_factor, post_process], [compare, download, notes],
-               api_name="colorize")
-    clear_then(sweep.click, run_sweep, [image, model, post_process], [gallery], api_name="render_factor_sweep")
+               api_name="colorize", **heavy())
+    clear_then(sweep.click, run_sweep, [image, model, post_process], [gallery], api_name="render_factor_sweep", **heavy())

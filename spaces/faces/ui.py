@@ -17,6 +17,7 @@ from gen_models.faces import (
 from webui import user_errors, weights_panel
 from webui.components import Dropdown, Number, Slider
 from webui.events import clear_then
+from webui.launch import heavy
 
 TITLE = "Face generation"
 
@@ -59,4 +60,4 @@ def build() -> None:
                                  height=640)
     shuffle.click(lambda: random.randint(0, 2**31 - 1), None, seed, api_visibility="private")
     clear_then(button.click, run, [model, seed, count, size, age_model, sort_by_age], [gallery],
-               api_name="generate_faces")
+               api_name="generate_faces", **heavy())

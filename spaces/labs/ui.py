@@ -23,12 +23,13 @@ from gen_models.labs import (
     generate_digit_grid,
     latent_map_points,
     reconstruct_digits,
-    train_to_end,
+    train_events,
 )
 from gen_models.translation import translate_photo, translation_models
 from webui import user_errors, weights_panel
 from webui.components import Dropdown, Image, Number, Radio, Slider
 from webui.events import clear_then
+from webui.launch import heavy
 
 TITLE = "Classic labs"
 DIGIT_CHOICES = [("all ten digits", "all")] + [(str(d), str(d)) for d in range(10)]
@@ -130,10 +131,13 @@ def replay(run: LabRun | None, epoch: float):
     return enlarge(images[int(epoch)]) if int(epoch) in images else None
 
 
-def _downloadable(result: dict) -> dict:
-    """The run's files as Gradio file objects: API clients get them downloaded, not a server path they cannot read."""
-    return {**result, **{key: gr.FileData(path=result[key]).model_dump() for key in ("image", "checkpoint")
-                         if result.get(key)}}
+def _streamed(run: LabRun):
+    """Progress now and then, the result last, with its files as Gradio file objects (API clients get them
+    downloaded, not a server path they cannot read). A generator, so a cancelled or disconnected request stops the
+    training before its next step."""
+    for result in train_events(run):
+        yield {**result, **{key: gr.FileData(path=result[key]).model_dump() for key in ("image", "checkpoint")
+                            if result.get(key)}}
 
 
 @user_errors
@@ -144,7 +148,7 @@ def train_digits_gan(arch: str = "tutorial", digit: int = -1, source: str = "aut
     architecture's own (tutorial 256, Adam 1e-4, β1 0.9; lab 128, 2e-4, 0.5); ``limit`` 0 all training images."""
     run = LabRun.digit_gan(arch, None if digit < 0 else digit, source, epochs, batch or None, seed, limit or None,
                            lr=lr or None, beta1=None if beta1 < 0 else beta1)
-    return _downloadable(train_to_end(run))
+    yield from _streamed(run)
 
 
 @user_errors
@@ -153,7 +157,7 @@ def train_autoencoder(arch: str = "dense", noise: str = "", strength: float = 0.
     """Train an autoencoder (``noise`` gaussian or salt_pepper for a denoising one) and return when done: per-epoch
     training loss and test MSE, the last reconstructions PNG and the checkpoint."""
     run = LabRun.autoencoder(arch, noise or None, strength, None if digit < 0 else digit, source, epochs, 64, seed)
-    return _downloadable(train_to_end(run))
+    yield from _streamed(run)
 
 
 def _training_panel(kind: str):
@@ -384,7 +388,7 @@ def build() -> None:
                     tbtn = gr.Button("Translate", variant="primary")
                     weights_panel(direction, [tbtn])
                 translated = gr.Image(label="Translated (PNG, labelled AI-generated)", type="filepath")
-            clear_then(tbtn.click, translate, [photo, direction, max_side], [translated], api_name="translate")
+            clear_then(tbtn.click, translate, [photo, direction, max_side], [translated], api_name="translate", **heavy())
 
     gr.api(train_digits_gan, api_name="train_digits_gan")
     gr.api(train_autoencoder, api_name="train_autoencoder")

@@ -10,6 +10,7 @@ from gen_models.animate import MODES, animate, talking_head_models
 from webui import user_errors, weights_panel
 from webui.components import Dropdown, Image, Radio
 from webui.events import clear_then
+from webui.launch import heavy
 
 TITLE = "Talking heads"
 EXAMPLES = Path(__file__).resolve().parent / "examples"
@@ -77,4 +78,4 @@ def build() -> None:
         gr.Examples(examples=[[str(photos[0]), str(clips[0])]], inputs=[image, video],
                     example_labels=["Astronaut photo + a nodding driver clip made from it"])
     clear_then(button.click, run, [image, video, model, mode, adapt_scale, best_frame, crop_source, crop_driving,
-                                   layout], [output, notes], api_name="animate", concurrency_limit=2)
+                                   layout], [output, notes], api_name="animate", **heavy())

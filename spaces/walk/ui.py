@@ -18,6 +18,7 @@ from gen_models.faces import (
 from webui import user_errors, weights_panel
 from webui.components import Dropdown, Number, Radio, Slider
 from webui.events import clear_then
+from webui.launch import heavy
 
 TITLE = "Latent walk & arithmetic"
 
@@ -82,7 +83,7 @@ def build() -> None:
         with gr.Column(scale=2):
             gif = gr.Image(label="Animated GIF", type="filepath", format="gif")
             mp4 = gr.Video(label="MP4 (H.264)", format="mp4", height=360)
-    clear_then(button.click, run, [model, seeds, frames, fps, mode, loop, size], [gif, mp4], api_name="latent_walk")
+    clear_then(button.click, run, [model, seeds, frames, fps, mode, loop, size], [gif, mp4], api_name="latent_walk", **heavy())
 
     gr.Markdown(
         "### Latent arithmetic\nThe DCGAN paper's recipe: pick exemplar seeds for three concepts (say *smiling "
@@ -100,7 +101,7 @@ def build() -> None:
         with gr.Column(scale=2):
             grid = gr.Image(label="A − B + C (middle) with jittered neighbours", type="filepath", format="png")
     clear_then(compute.click, run_arithmetic, [model, a_seeds, b_seeds, c_seeds, jitter, grid_size], [grid],
-               api_name="latent_arithmetic")
+               api_name="latent_arithmetic", **heavy())
 
     gr.Markdown(
         "### Directions found in the weights (SeFa)\nThe generator's first layer amplifies some directions of z far "
@@ -118,7 +119,7 @@ def build() -> None:
         with gr.Column(scale=2):
             strip = gr.Image(label="−distance … original … +distance", type="filepath", format="png")
     clear_then(move.click, run_direction, [model, d_seed, d_index, d_distance, d_steps, d_size], [strip],
-               api_name="latent_directions")
+               api_name="latent_directions", **heavy())
 
     gr.Markdown(
         "### Older / younger\nInterFaceGAN style: 200 generated faces are labelled with the bundled age and gender "
@@ -136,4 +137,4 @@ def build() -> None:
     with panel_at:
         weights_panel(model, [button, compute, move, edit])
     clear_then(edit.click, run_attribute, [model, a_seed, attribute, a_distance], [a_strip, a_ages],
-               api_name="attribute_edit")
+               api_name="attribute_edit", **heavy())
