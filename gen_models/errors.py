@@ -23,3 +23,7 @@ class WeightsUnavailableError(GenModelsError, FileNotFoundError):
 
 class WeightsIntegrityError(GenModelsError):
     """A downloaded or local weights file does not match the pinned sha256, or cannot be parsed."""
+
+
+class Cancelled(GenModelsError):
+    """The request that asked for this work was stopped or its client went away: the work ends, writing nothing."""

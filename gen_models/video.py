@@ -40,9 +40,20 @@ def write_mp4(
     audio_path: str | Path | None = None,
     crf: int = 18,
 ) -> Path:
-    """Stream uint8 H×W×3 frames into a browser-playable H.264 MP4 (AAC audio from ``audio_path`` if given)."""
+    """Stream uint8 H×W×3 frames into a browser-playable H.264 MP4 (AAC audio from ``audio_path`` if given).
+
+    When the frames stop with an error (a stopped render, a bad frame), no partial file is left at ``path``.
+    """
     path = Path(path)
-    iterator: Iterator[np.ndarray] = iter(frames)
+    try:
+        return _write_mp4(iter(frames), path, fps, model, audio_path, crf)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def _write_mp4(iterator: Iterator[np.ndarray], path: Path, fps: float, model: str | None,
+               audio_path: str | Path | None, crf: int) -> Path:
     first = _even(next(iterator))
     height, width = first.shape[:2]
     output_params = ["-crf", str(crf), "-preset", "veryfast", "-movflags", "+faststart",
@@ -56,9 +67,13 @@ def write_mp4(
         audio_codec="aac" if audio_path else None, ffmpeg_log_level="error",
     )
     writer.send(None)
-    writer.send(first)
-    for frame in iterator:
-        writer.send(_even(frame))
+    try:
+        writer.send(first)
+        for frame in iterator:
+            writer.send(_even(frame))
+    except BaseException:
+        writer.close()  # ends ffmpeg before the caller deletes its file
+        raise
     writer.close()
     return path
 
@@ -66,7 +81,11 @@ def write_mp4(
 def write_gif(frames: Iterable[np.ndarray], path: str | Path, fps: float, *, model: str | None = None) -> Path:
     """A GIF that loops forever, one frame per input frame, with the synthetic label as its comment."""
     path = Path(path)
-    images = [Image.fromarray(np.asarray(f, dtype=np.uint8)) for f in frames]
+    try:
+        images = [Image.fromarray(np.asarray(f, dtype=np.uint8)) for f in frames]
+    except BaseException:
+        path.unlink(missing_ok=True)  # a stopped or failed walk leaves no empty file behind
+        raise
     duration = max(20, int(round(1000 / fps)))  # browsers treat <20 ms GIF delays as 100 ms
     images[0].save(path, save_all=True, append_images=images[1:], duration=duration, loop=0, disposal=1,
                    comment=synthetic_label(model).encode())

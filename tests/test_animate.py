@@ -252,3 +252,17 @@ def test_tpsmm_modes_equal_the_official_demo_logic():
         expected = official_tpsmm_animation(model, frames[2], frames, mode)
         got = list(animate_frames(model, frames[2], iter(frames), mode=ours, batch=2))
         assert max(float(np.abs(g - e).max()) for g, e in zip(got, expected)) < 1e-4, mode
+
+
+def test_a_stopped_render_writes_no_file(fomm_on_hub, clip):
+    from gen_models.errors import Cancelled
+    from gen_models.media import output_dir
+
+    def report(fraction, text):
+        if "frame 3 " in text:
+            raise Cancelled("stopped")
+
+    before = set(output_dir().glob("talking-head-*.mp4"))
+    with pytest.raises(Cancelled):
+        animate(EXAMPLES / "astronaut.jpg", clip, model=fomm_on_hub, progress=report)
+    assert set(output_dir().glob("talking-head-*.mp4")) == before

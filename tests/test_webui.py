@@ -66,3 +66,39 @@ def test_image_input_passes_the_upload_undecoded(tmp_path):
     fake.write_text("not a photo")
     assert Image(label="Photo").preprocess(FileData(path=str(fake), orig_name="photo.png")) == str(fake)
     assert Image().preprocess(None) is None
+
+
+def test_stoppable_work_ends_at_its_next_report_once_closed():
+    import threading
+
+    from gen_models.errors import Cancelled
+    from webui.events import stoppable
+
+    ended = threading.Event()
+    seen: list[BaseException] = []
+
+    def render(report):
+        try:
+            for frame in range(10_000):
+                report(frame / 10_000, f"frame {frame}")
+                threading.Event().wait(0.001)
+        except Cancelled as exc:
+            seen.append(exc)
+            raise
+        finally:
+            ended.set()
+
+    work = stoppable(render)
+    assert next(work) == (0.0, "frame 0")
+    work.close()  # what Gradio's closing of a cancelled handler does
+    assert ended.wait(5) and isinstance(seen[0], Cancelled)
+
+    def quick(report):
+        report(0.5, "half")
+        return "done"
+
+    finished = stoppable(quick)
+    assert next(finished) == (0.5, "half")
+    with pytest.raises(StopIteration) as stop:
+        next(finished)
+    assert stop.value.value == "done"

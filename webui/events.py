@@ -30,3 +30,45 @@ def dismiss_toasts_on_tab_switch(demo: gr.Blocks) -> None:
         for block in list(demo.blocks.values()):
             if isinstance(block, gr.Tab):
                 block.select(None, None, None, js=_CLOSE_TOASTS, queue=False, api_visibility="private")
+
+
+def stoppable(work: Callable[[Callable[[float, str], None]], Any], progress: gr.Progress | None = None):
+    """Run ``work(report)`` in a worker thread and yield ``(fraction, text)`` at each of its reports; the
+    generator's return value is ``work``'s result.
+
+    Gradio stops iterating a generator handler when its request is cancelled or its client disconnects. The handler
+    then never resumes, so this generator is closed, and the work's next ``report`` raises
+    :class:`~gen_models.errors.Cancelled`: a long render stops within one frame instead of running on for nobody.
+    """
+    import queue
+    import threading
+
+    from gen_models.errors import Cancelled
+
+    stop, reports, outcome = threading.Event(), queue.Queue(), {}
+
+    def report(fraction: float, text: str) -> None:
+        if stop.is_set():
+            raise Cancelled("stopped: the request was cancelled")
+        reports.put((fraction, text))
+
+    def run() -> None:
+        try:
+            outcome["result"] = work(report)
+        except BaseException as exc:  # handed to the handler's thread below
+            outcome["error"] = exc
+        finally:
+            reports.put(None)
+
+    worker = threading.Thread(target=run, name="stoppable-work", daemon=True)
+    worker.start()
+    try:
+        while (item := reports.get()) is not None:
+            if progress is not None:
+                progress(item[0], desc=item[1])
+            yield item
+    finally:
+        stop.set()  # a no-op once the work is done; otherwise its next report ends it
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
