@@ -102,3 +102,14 @@ def test_stoppable_work_ends_at_its_next_report_once_closed():
     with pytest.raises(StopIteration) as stop:
         next(finished)
     assert stop.value.value == "done"
+
+
+def test_a_full_disk_is_a_message():
+    import errno
+
+    @user_errors
+    def save():
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(gr.Error, match="disk is full"):
+        save()

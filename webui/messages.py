@@ -8,6 +8,7 @@ Generator handlers (live training, streamed renders) stay generators: Gradio dec
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import inspect
 import logging
@@ -38,6 +39,11 @@ def _as_user_errors(name: str) -> Iterator[None]:
         raise error(str(exc)) from None
     except MemoryError:
         raise error("Out of memory: try a smaller input.") from None
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            log.exception("unexpected error in %s", name)
+            raise error(f"Something went wrong ({exc.__class__.__name__}: {exc}).") from None
+        raise error("The server's disk is full, so the result could not be saved. Try again later.") from None
     except Exception as exc:
         log.exception("unexpected error in %s", name)
         raise error(f"Something went wrong ({exc.__class__.__name__}: {exc}).") from None
