@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from scipy.spatial import ConvexHull, QhullError
 
-from . import registry
+from . import limits, registry
 from .errors import InputError
 from .face import Face, crop_box, face_finder, square_box
 from .manifest import load_manifest
@@ -340,6 +340,8 @@ def animate(
     source = prepare_source(source_image, crop=crop_source)
     if best_frame and source.face is None:
         raise InputError(f"'best frame' needs a face in {source.name} to compare with, and none was found")
+    height, width = source.rgb.shape[:2] if paste_back else (SIZE, 3 * SIZE if side_by_side else SIZE)
+    limits.check_video_pixels(video.frames_estimate * width * height, paste_back)
     plan = plan_driving(video, crop=crop_driving, best_frame_of=source.face if best_frame else None,
                         progress=(lambda f, t: progress(0.15 * f, t)) if progress else None)
     net = registry.load(model)

@@ -70,3 +70,16 @@ def training_slot() -> Iterator[None]:
     finally:
         with _guard:
             _running -= 1
+
+
+def max_video_megapixels() -> int:
+    return positive_int_env("GEN_MODELS_MAX_VIDEO_MEGAPIXELS", 2000)
+
+
+def check_video_pixels(pixels: float, pasted_back: bool = False) -> None:
+    """Refuse a rendered video of more than GEN_MODELS_MAX_VIDEO_MEGAPIXELS output pixels (frames × width × height)."""
+    if pixels > max_video_megapixels() * 1e6:
+        hint = " or the 256×256 face layout instead of pasting back into the whole photo" if pasted_back else ""
+        raise InputError(f"That video would be {pixels / 1e6:,.0f} megapixels of output (frames × width × height); "
+                         f"the limit is {max_video_megapixels():,} (GEN_MODELS_MAX_VIDEO_MEGAPIXELS raises it). "
+                         f"Use a shorter driving clip{hint}.")

@@ -266,3 +266,10 @@ def test_a_stopped_render_writes_no_file(fomm_on_hub, clip):
     with pytest.raises(Cancelled):
         animate(EXAMPLES / "astronaut.jpg", clip, model=fomm_on_hub, progress=report)
     assert set(output_dir().glob("talking-head-*.mp4")) == before
+
+
+def test_output_pixels_are_bounded_by_name(fomm_on_hub, clip, monkeypatch):
+    monkeypatch.setenv("GEN_MODELS_MAX_VIDEO_MEGAPIXELS", "1")  # 12 frames of 256×256 are 0.8 MP; pasted back, more
+    assert animate(EXAMPLES / "astronaut.jpg", clip, model=fomm_on_hub).frames == 12
+    with pytest.raises(InputError, match=r"the limit is 1 \(GEN_MODELS_MAX_VIDEO_MEGAPIXELS raises it\)"):
+        animate(EXAMPLES / "astronaut.jpg", clip, model=fomm_on_hub, paste_back=True)
