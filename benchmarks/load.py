@@ -265,11 +265,15 @@ def main() -> None:
                "HF_HOME": str(root / "hf-home")}
         server = Server(env, root / "app.log")
         try:
+            cold = rss_mb(server.proc.pid)
+            load_pass(server, 1, len(_calls()))  # warm-up: each endpoint once, so every model is loaded
+            time.sleep(2)
             before = rss_mb(server.proc.pid)
+            server.peak = before
             result = load_pass(server, args.clients, args.requests)
             time.sleep(2)
-            result["rss_mb"] = {"before": round(before), "peak": round(server.peak), "after": round(
-                rss_mb(server.proc.pid))}
+            result["rss_mb"] = {"at_start": round(cold), "before": round(before), "peak": round(server.peak),
+                                "after": round(rss_mb(server.proc.pid))}
             left = files_under(outputs, gradio_cache)
             result["files_left"] = {"count": len(left), "mb": round(sum(p.stat().st_size for p in left) / 1e6, 1)}
             if not args.no_ttl_wait:
@@ -277,6 +281,7 @@ def main() -> None:
                 cutoff = time.time() - TTL_MINUTES * 60
                 expired = [p for p in files_under(outputs, gradio_cache) if p.stat().st_mtime < cutoff]
                 result["files_past_ttl"] = len(expired)
+                result["files_past_ttl_examples"] = [str(p.relative_to(root)) for p in expired[:5]]
             if not args.no_faults:
                 result["faults"] = fault_pass(server, weights, root, {**env, "GEN_MODELS_OUTPUT_DIR": ""})
         finally:
@@ -290,7 +295,8 @@ def main() -> None:
     for name, row in result["endpoints"].items():
         print(f"{name:<20}{row['answered']:>9}{row['p50_s'] or '-':>8}{row['p95_s'] or '-':>8}")
     rss = result["rss_mb"]
-    print(f"server RSS: before {rss['before']} MB, peak {rss['peak']} MB, after {rss['after']} MB")
+    print(f"server RSS: {rss['at_start']} MB at start; with the models loaded (one warm-up request each) "
+          f"{rss['before']} MB before, peak {rss['peak']} MB, after {rss['after']} MB")
     print(f"files left: {result['files_left']['count']} ({result['files_left']['mb']} MB)"
           + (f"; older than the {TTL_MINUTES}-minute TTL after one TTL: {result['files_past_ttl']}"
              if "files_past_ttl" in result else ""))

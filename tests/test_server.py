@@ -136,3 +136,22 @@ def test_two_instances_keep_their_outputs_apart(tmp_path):
                               check=True).stdout.strip() for _ in range(2)]
     assert folders[0] != folders[1]
     assert not any(Path(f).exists() for f in folders), "a process's result folder goes when it exits"
+
+
+def test_the_sweep_removes_expired_results_and_gradio_cache(tmp_path, monkeypatch):
+    from webui.launch import sweep_once
+
+    outputs, cache = tmp_path / "outputs", tmp_path / "gradio"
+    for folder in (outputs, cache / "abc123"):
+        folder.mkdir(parents=True)
+    monkeypatch.setenv("GEN_MODELS_OUTPUT_DIR", str(outputs))
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(cache))
+    monkeypatch.setenv("GEN_MODELS_OUTPUT_TTL_MINUTES", "1")
+    old_result, old_upload = outputs / "gen-old.png", cache / "abc123" / "photo.png"
+    new_result = outputs / "gen-new.png"
+    for path in (old_result, old_upload, new_result):
+        path.write_bytes(b"x")
+    for path in (old_result, old_upload):
+        os.utime(path, (time.time() - 120, time.time() - 120))
+    assert sweep_once() == 2
+    assert not old_result.exists() and not old_upload.exists() and new_result.exists()

@@ -35,21 +35,33 @@ def heavy() -> dict:
     return {"concurrency_id": f"heavy-{get_device()}", "concurrency_limit": 1}
 
 
-def _sweep_outputs_forever(every_s: float) -> None:
+def sweep_once() -> int:
+    """Remove results and Gradio's cached files (uploads, copies of results) older than the TTL; how many went.
+
+    Gradio's own ``delete_cache`` only knows the files it made for outputs, not every upload, so its folder
+    (``GRADIO_TEMP_DIR``; give each app its own when several share a machine) is swept here too.
+    """
+    from gradio.utils import get_upload_folder
+
+    ttl = output_ttl_seconds()
+    return remove_expired(output_dir(), ttl) + remove_expired(get_upload_folder(), ttl)
+
+
+def _sweep_forever(every_s: float) -> None:
     while True:
         time.sleep(every_s)
         try:
-            removed = remove_expired(output_dir(), output_ttl_seconds())
+            removed = sweep_once()
             if removed:
-                log.info("removed %d expired result file(s)", removed)
+                log.info("removed %d expired file(s)", removed)
         except Exception:  # the sweeper must never take the server down
             log.exception("output sweep failed")
 
 
 def start_output_sweeper() -> None:
-    """Remove results older than GEN_MODELS_OUTPUT_TTL_MINUTES, checking a few times per TTL (daemon thread)."""
+    """Sweep expired files a few times per GEN_MODELS_OUTPUT_TTL_MINUTES (daemon thread)."""
     every = max(10.0, min(300.0, output_ttl_seconds() / 4))
-    threading.Thread(target=_sweep_outputs_forever, args=(every,), name="output-sweeper", daemon=True).start()
+    threading.Thread(target=_sweep_forever, args=(every,), name="output-sweeper", daemon=True).start()
 
 
 def launch(demo: gr.Blocks, args: argparse.Namespace, **kwargs) -> None:
