@@ -47,21 +47,44 @@ def sweep_once() -> int:
     return remove_expired(output_dir(), ttl) + remove_expired(get_upload_folder(), ttl)
 
 
+TRIM_SECONDS = 15.0
+
+
 def _sweep_forever(every_s: float) -> None:
+    """Hand freed memory back every TRIM_SECONDS, and sweep expired files every ``every_s``."""
+    due = time.monotonic() + every_s
     while True:
-        time.sleep(every_s)
+        time.sleep(min(TRIM_SECONDS, every_s))
         try:
-            removed = sweep_once()
-            if removed:
-                log.info("removed %d expired file(s)", removed)
+            trim_memory()
+            if time.monotonic() >= due:
+                due = time.monotonic() + every_s
+                removed = sweep_once()
+                if removed:
+                    log.info("removed %d expired file(s)", removed)
         except Exception:  # the sweeper must never take the server down
             log.exception("output sweep failed")
 
 
+def sweep_every() -> int:
+    """Seconds between sweeps: a few per TTL, between 10 s and 5 minutes."""
+    return max(10, min(300, output_ttl_seconds() // 4))
+
+
 def start_output_sweeper() -> None:
-    """Sweep expired files a few times per GEN_MODELS_OUTPUT_TTL_MINUTES (daemon thread)."""
-    every = max(10.0, min(300.0, output_ttl_seconds() / 4))
-    threading.Thread(target=_sweep_forever, args=(every,), name="output-sweeper", daemon=True).start()
+    """Sweep expired files every :func:`sweep_every` seconds and trim memory often (daemon thread)."""
+    threading.Thread(target=_sweep_forever, args=(sweep_every(),), name="output-sweeper", daemon=True).start()
+
+
+def trim_memory() -> None:
+    """Give freed heap memory back to the system (glibc ``malloc_trim``): after a burst of concurrent requests the
+    worker threads' malloc arenas otherwise keep it mapped (about +230 MB after 20 clients on this app)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 def launch(demo: gr.Blocks, args: argparse.Namespace, **kwargs) -> None:
@@ -72,8 +95,7 @@ def launch(demo: gr.Blocks, args: argparse.Namespace, **kwargs) -> None:
     GEN_MODELS_MAX_QUEUE (default 64) requests wait, later ones are told the queue is full; Gradio's cache and our
     results are removed after GEN_MODELS_OUTPUT_TTL_MINUTES (default 60).
     """
-    ttl = output_ttl_seconds()
-    demo.delete_cache = demo.delete_cache or (max(10, min(300, ttl // 4)), ttl)
+    demo.delete_cache = demo.delete_cache or (sweep_every(), output_ttl_seconds())
     kwargs.setdefault("show_error", True)
     kwargs.setdefault("max_file_size", f"{positive_int_env('GEN_MODELS_MAX_UPLOAD_MB', 200)}mb")
     start_output_sweeper()
