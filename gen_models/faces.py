@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Literal, Sequence
+from typing import Callable, Iterator, Literal, Sequence
 
 import numpy as np
 import torch
@@ -127,8 +127,12 @@ def latent_walk(
     mode: Literal["slerp", "lerp"] = "slerp",
     loop: bool = True,
     size: int = 256,
+    progress: Callable[[float, str], None] | None = None,
 ) -> Walk:
-    """Walk through the seeds' faces (and back to the first when looping), as a GIF and an H.264 MP4."""
+    """Walk through the seeds' faces (and back to the first when looping), as a GIF and an H.264 MP4.
+
+    ``progress(fraction, text)`` is called after every frame; an exception it raises (a stopped request) ends the
+    walk before any file is written."""
     check_model(model)
     size = check_size(size, MAX_WALK_SIZE)
     seeds = [int(s) for s in seeds]
@@ -146,7 +150,11 @@ def latent_walk(
         )
     generator = registry.load(model)
     z = walk(z_from_seeds(seeds, generator.z_dim), int(frames_per_segment), loop=loop, mode=mode)
-    frames = list(synthesize(generator, z, size))
+    frames = []
+    for frame in synthesize(generator, z, size):
+        frames.append(frame)
+        if progress:
+            progress(len(frames) / len(z), f"frame {len(frames)} of {len(z)}")
     gif = write_gif(frames, new_output_path(".gif", prefix="walk"), fps, model=model)
     mp4 = write_mp4(frames, new_output_path(".mp4", prefix="walk"), fps, model=model)
     return Walk(gif, mp4, len(frames), float(fps))

@@ -185,3 +185,21 @@ def test_attribute_strip_caches_its_directions(dcgan_on_hub):
     assert cached[0].stat().st_mtime_ns == stamp
     with pytest.raises(InputError, match="Attribute must be"):
         attribute_strip(dcgan_on_hub, seed=4, attribute="smile")
+
+
+def test_a_stopped_walk_writes_no_file(dcgan_on_hub):
+    from gen_models.errors import Cancelled
+    from gen_models.media import output_dir
+
+    seen = []
+
+    def report(fraction, text):
+        seen.append(text)
+        if len(seen) == 3:
+            raise Cancelled("stopped")
+
+    before = set(output_dir().glob("walk-*"))
+    with pytest.raises(Cancelled):
+        latent_walk(dcgan_on_hub, [1, 2, 3], frames_per_segment=5, fps=10, size=64, progress=report)
+    assert seen == ["frame 1 of 16", "frame 2 of 16", "frame 3 of 16"]
+    assert set(output_dir().glob("walk-*")) == before

@@ -72,3 +72,25 @@ def stoppable(work: Callable[[Callable[[float, str], None]], Any], progress: gr.
     if "error" in outcome:
         raise outcome["error"]
     return outcome["result"]
+
+
+def while_working(work: Callable[[Callable[[float, str], None]], Any], progress: gr.Progress,
+                  update: Callable[[str], Any], every_s: float = 1.0):
+    """Drive :func:`stoppable` work from a generator handler: ``yield from`` this, and it yields ``update(text)``
+    (the handler's outputs while the work runs, e.g. ``(gr.update(), text)``) at most every ``every_s`` seconds,
+    so Gradio gets the chance to stop the handler; its value is the work's result."""
+    import time
+
+    work_items = stoppable(work, progress)
+    last = 0.0
+    try:
+        while True:
+            try:
+                _, text = next(work_items)
+            except StopIteration as done:
+                return done.value
+            if time.monotonic() - last > every_s:
+                last = time.monotonic()
+                yield update(text)
+    finally:
+        work_items.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import gradio as gr
@@ -10,7 +9,7 @@ import gradio as gr
 from gen_models.animate import MODES, animate, talking_head_models
 from webui import user_errors, weights_panel
 from webui.components import Dropdown, Image, Radio
-from webui.events import clear_then, stoppable
+from webui.events import clear_then, while_working
 from webui.launch import heavy
 
 TITLE = "Talking heads"
@@ -31,24 +30,11 @@ def run(image: str, video: str, model: str, mode: str, adapt_scale: bool, best_f
         raise gr.Error("Upload a photo with a face (the source).")
     if not video:
         raise gr.Error("Upload a driving video (the motion).")
-    work = stoppable(lambda report: animate(
+    result = yield from while_working(lambda report: animate(
         image, video, model=model, mode=mode, adapt_scale=bool(adapt_scale), best_frame=bool(best_frame),
         crop_source=bool(crop_source), crop_driving=bool(crop_driving), paste_back=layout == "paste back",
         side_by_side=layout == "side by side", progress=report,
-    ), progress)
-    last = 0.0
-    try:  # a generator, so that a cancelled request or a closed page stops the render within a frame
-        while True:
-            try:
-                _, text = next(work)
-            except StopIteration as done:
-                result = done.value
-                break
-            if time.monotonic() - last > 1.0:
-                last = time.monotonic()
-                yield gr.update(), text
-    finally:
-        work.close()
+    ), progress, lambda text: (gr.update(), text))  # a generator: a cancelled or closed request stops the render
     lines = [f"{result.frames} frames at {result.fps:g} fps with {result.model} ({result.mode} mode)"
              + (f", motion measured from driving frame {result.reference_frame}" if best_frame else "")
              + ("; sound kept from the driving video" if result.has_audio else "")]

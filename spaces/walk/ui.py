@@ -17,7 +17,7 @@ from gen_models.faces import (
 )
 from webui import user_errors, weights_panel
 from webui.components import Dropdown, Number, Radio, Slider
-from webui.events import clear_then
+from webui.events import clear_then, while_working
 from webui.launch import heavy
 
 TITLE = "Latent walk & arithmetic"
@@ -33,10 +33,15 @@ def parse_seeds(text: str) -> list[int]:
 @user_errors
 def run(model: str, seeds: str, frames_per_segment: float, fps: float, mode: str, loop: bool, size: str,
         progress=gr.Progress(track_tqdm=True)):
-    """The API endpoint `latent_walk`: (animated GIF, H.264 MP4) through the keyframe seeds."""
+    """The API endpoint `latent_walk`: (animated GIF, H.264 MP4) through the keyframe seeds. A generator, so a
+    cancelled or closed request stops the walk within a frame, writing no file."""
     progress(0, desc="Generating frames")
-    result = latent_walk(model, parse_seeds(seeds), int(frames_per_segment), float(fps), mode, bool(loop), int(size))
-    return str(result.gif), str(result.mp4)
+    keyframes = parse_seeds(seeds)
+    result = yield from while_working(
+        lambda report: latent_walk(model, keyframes, int(frames_per_segment), float(fps), mode, bool(loop),
+                                   int(size), progress=report),
+        progress, lambda text: (gr.update(), gr.update()))
+    yield str(result.gif), str(result.mp4)
 
 
 @user_errors

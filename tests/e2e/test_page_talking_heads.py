@@ -32,9 +32,11 @@ PHOTO = "Photo (the face to animate)"
 FRAMES = re.compile(r"(\d+) frames at ([\d.]+) fps")
 
 
-def _animate(page, scope) -> float:
+def _animate(page, scope, model: str = "fomm-vox") -> float:
+    """Press Animate and wait for this run's notes (naming ``model``) and its playable video."""
     press(scope, "Animate")
-    wait_for(page, lambda: FRAMES.search(text_of(scope)), "the animation's notes", timeout=240)
+    wait_for(page, lambda: FRAMES.search(text_of(scope)) and f"with {model} " in text_of(scope),
+             "the animation's notes", timeout=240)
     return wait_for(page, lambda: video_duration(block(scope, RESULT)), "a playable video")
 
 
@@ -49,7 +51,7 @@ def test_example_with_fomm_then_tpsmm_avd(page):
     choose(scope, "Model", "tpsmm-vox")
     page.get_by_text("avd (TPSMM only: the driver's pose with the photo's identity)", exact=True).click()
     page.get_by_text("side by side", exact=True).click()
-    assert _animate(page, scope) > 0
+    assert _animate(page, scope, "tpsmm-vox") > 0
     assert "tpsmm-vox (avd mode)" in text_of(scope)
     assert error_badges(scope) == 0 and not toasts(page)
 
