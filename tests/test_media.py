@@ -374,5 +374,9 @@ def test_new_output_path(tmp_path, monkeypatch):
 def test_default_output_dir_is_under_the_temp_folder(monkeypatch, tmp_path):
     monkeypatch.delenv("GEN_MODELS_OUTPUT_DIR", raising=False)
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    import gen_models.media as media
+
+    monkeypatch.setattr(media, "_private_outputs", None)
     path = new_output_path(".png", prefix="demo")
-    assert path.parent == tmp_path / "gen_models_outputs"
+    assert path.parent.parent == tmp_path and path.parent.name.startswith(f"gen_models_outputs-{os.getpid()}-")
+    assert new_output_path(".png").parent == path.parent  # one folder for the whole process
