@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import queue
+import threading
+import time
 from typing import Any, Callable
 
 import gradio as gr
+
+from gen_models.errors import Cancelled
 
 
 def clear_then(trigger: Callable[..., Any], fn: Callable[..., Any], inputs: Any, outputs: list[gr.components.Component],
@@ -40,11 +45,6 @@ def stoppable(work: Callable[[Callable[[float, str], None]], Any], progress: gr.
     then never resumes, so this generator is closed, and the work's next ``report`` raises
     :class:`~gen_models.errors.Cancelled`: a long render stops within one frame instead of running on for nobody.
     """
-    import queue
-    import threading
-
-    from gen_models.errors import Cancelled
-
     stop, reports, outcome = threading.Event(), queue.Queue(), {}
 
     def report(fraction: float, text: str) -> None:
@@ -79,8 +79,6 @@ def while_working(work: Callable[[Callable[[float, str], None]], Any], progress:
     """Drive :func:`stoppable` work from a generator handler: ``yield from`` this, and it yields ``update(text)``
     (the handler's outputs while the work runs, e.g. ``(gr.update(), text)``) at most every ``every_s`` seconds,
     so Gradio gets the chance to stop the handler; its value is the work's result."""
-    import time
-
     work_items = stoppable(work, progress)
     last = 0.0
     try:
