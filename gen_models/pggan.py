@@ -69,7 +69,7 @@ class ConvBlock(nn.Module):
         if self.upsample:
             x = F.interpolate(x, scale_factor=2, mode="nearest")
         x = F.conv2d(x, self.weight * self.wscale, self.bias, padding=self.padding)
-        return F.leaky_relu(x, LRELU_SLOPE) if self.activate else x
+        return F.leaky_relu(x, LRELU_SLOPE, inplace=True) if self.activate else x  # x is the conv's own output
 
 
 class PGGANGenerator(nn.Module):
