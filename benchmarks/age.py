@@ -17,11 +17,11 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from gen_models.agenet import AgeNet, preprocess_batch  # noqa: E402
-from gen_models.dlib_age import DlibAgeGender  # noqa: E402
-from gen_models.face import face_finder  # noqa: E402
-from gen_models.media import load_image  # noqa: E402
-from gen_models.device import get_device  # noqa: E402
+from gen_models.core.device import get_device  # noqa: E402
+from gen_models.media.face import face_finder  # noqa: E402
+from gen_models.media.image import load_image  # noqa: E402
+from gen_models.models.agenet import AgeNet, preprocess_batch  # noqa: E402
+from gen_models.models.dlib_age import DlibAgeGender  # noqa: E402
 
 PHOTO = ROOT / "spaces" / "age" / "examples" / "astronaut.jpg"
 
@@ -52,7 +52,8 @@ def main() -> None:
     rows = [
         ("load + detect + align (512×512 photo)", rate(lambda: finder.detect(load_image(PHOTO).rgb), args.repeat), "images/s"),
         ("dlib age+gender, 1 face (chips + ONNX)", rate(lambda: dlib_model.predict(image.rgb, faces), args.repeat), "faces/s"),
-        ("AgeNet, batch 1 (227×227)", rate(lambda: agenet.probabilities(preprocess_batch(crops[:1]).to(device)), args.repeat), "faces/s"),
+        ("AgeNet, batch 1 (227×227)",
+         rate(lambda: agenet.probabilities(preprocess_batch(crops[:1]).to(device)), args.repeat), "faces/s"),
         ("AgeNet, batch 16", 16 * rate(agenet_batch, max(2, args.repeat // 4)), "faces/s"),
     ]
     print(f"device: {device} ({torch.get_num_threads()} CPU threads); numpy {np.__version__}")

@@ -17,10 +17,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from gen_models.colorize import deoldify_colorize, to_gray  # noqa: E402
-from gen_models.deoldify import ARTISTIC, STABLE, DeOldify  # noqa: E402
-from gen_models.device import get_device  # noqa: E402
-from gen_models.zhang import build, colorize_lab  # noqa: E402
+from gen_models.core.device import get_device  # noqa: E402
+from gen_models.models.deoldify import ARTISTIC, STABLE, DeOldify  # noqa: E402
+from gen_models.models.zhang import build, colorize_lab  # noqa: E402
+from gen_models.pipelines.colorize import deoldify_colorize, to_gray  # noqa: E402
 
 
 def seconds(run, repeat: int, device: torch.device) -> float:
@@ -53,7 +53,8 @@ def main() -> None:
             cells = []
             for factor in args.factors:
                 try:
-                    cells.append(f"{seconds(lambda m=model, f=factor: deoldify_colorize(m, photo, f), args.repeat, device):>10.2f}")
+                    took = seconds(lambda m=model, f=factor: deoldify_colorize(m, photo, f), args.repeat, device)
+                    cells.append(f"{took:>10.2f}")
                 except Exception as exc:  # a factor too large for the GPU is reported, not fatal
                     cells.append(f"{type(exc).__name__[:9]:>10}")
             print(f"{'deoldify-' + label:<20}" + "".join(cells))

@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from gen_models.device import get_device  # noqa: E402
+from gen_models.core.device import get_device  # noqa: E402
 from gen_models.train.autoencoders import AEConfig, AETrainer, StepEvent  # noqa: E402
 from gen_models.train.digits_gan import DigitGANConfig, DigitGANTrainer  # noqa: E402
 

@@ -16,12 +16,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from gen_models.dcgan import Generator as DCGAN  # noqa: E402
-from gen_models.device import get_device  # noqa: E402
-from gen_models.faces import synthesize  # noqa: E402
-from gen_models.latent import walk, z_from_seeds  # noqa: E402
-from gen_models.pggan import PGGANGenerator  # noqa: E402
-from gen_models.video import write_gif, write_mp4  # noqa: E402
+from gen_models.core.device import get_device  # noqa: E402
+from gen_models.core.latent import walk, z_from_seeds  # noqa: E402
+from gen_models.media.video import write_gif, write_mp4  # noqa: E402
+from gen_models.models.dcgan import Generator as DCGAN  # noqa: E402
+from gen_models.models.pggan import PGGANGenerator  # noqa: E402
+from gen_models.pipelines.faces import synthesize  # noqa: E402
 
 
 def faces_per_second(model, count: int, batch: int, size: int) -> float:

@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from gen_models.animate import animate_frames  # noqa: E402
-from gen_models.device import get_device  # noqa: E402
+from gen_models.core.device import get_device  # noqa: E402
+from gen_models.pipelines.animate import animate_frames  # noqa: E402
 
 EXAMPLES = ROOT / "spaces" / "talking_heads" / "examples"
 SMALL_FOMM = {
@@ -39,11 +39,11 @@ SMALL_FOMM = {
 
 
 def models(device: torch.device) -> dict[str, torch.nn.Module]:
-    from gen_models.fomm import FOMM
+    from gen_models.models.fomm import FOMM
 
     found = {"fomm vox-256": FOMM().eval().to(device)}
     try:
-        from gen_models.tpsmm import TPSMM
+        from gen_models.models.tpsmm import TPSMM
     except ImportError:
         return found
     found["tpsmm vox-256"] = TPSMM().eval().to(device)
@@ -73,12 +73,12 @@ def peak_rss_mb() -> float:
 
 def memory_run(seconds: float, folder: Path) -> None:
     """(Child process) the full pipeline on a driver of ``seconds``; prints peak RSS in MB as JSON."""
+    from media_fixtures import driving_clip
     from PIL import Image
 
-    from gen_models import registry
-    from gen_models.animate import animate
-    from gen_models.fomm import FOMM
-    from media_fixtures import driving_clip
+    from gen_models.core import registry
+    from gen_models.models.fomm import FOMM
+    from gen_models.pipelines.animate import animate
 
     weights = folder / "weights" / "fomm-vox"
     weights.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,13 @@
 gradio, and importing it does not import torch (the CLI stays fast).
 """
 
-from .errors import GenModelsError, InputError, ManifestError, WeightsIntegrityError, WeightsUnavailableError
+from gen_models.core.errors import (
+    GenModelsError,
+    InputError,
+    ManifestError,
+    WeightsIntegrityError,
+    WeightsUnavailableError,
+)
 
 __all__ = [
     "GenModelsError",
@@ -17,7 +23,7 @@ __all__ = [
 
 
 def load(name: str):
-    """The ready-to-use model called ``name`` (see :func:`gen_models.registry.load`)."""
-    from .registry import load as _load
+    """The ready-to-use model called ``name`` (see :func:`gen_models.core.registry.load`)."""
+    from gen_models.core.registry import load as _load
 
     return _load(name)

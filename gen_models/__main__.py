@@ -7,10 +7,10 @@ import shutil
 import sys
 from pathlib import Path
 
-from . import hub
-from .errors import GenModelsError
-from .manifest import WeightsEntry, load_manifest
-from .registry import BUNDLED
+from gen_models.core import hub
+from gen_models.core.errors import GenModelsError
+from gen_models.core.manifest import WeightsEntry, load_manifest
+from gen_models.core.registry import BUNDLED
 
 
 def _size(n: int | None) -> str:

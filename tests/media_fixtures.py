@@ -10,7 +10,7 @@ import cv2
 import imageio_ffmpeg
 import numpy as np
 
-from gen_models.video import write_mp4
+from gen_models.media.video import write_mp4
 
 
 def tone(path: Path, seconds: float, frequency: int = 220) -> Path:

@@ -49,8 +49,8 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 from torch import nn  # noqa: E402
 
-from gen_models.hub import sha256_file  # noqa: E402
-from gen_models.manifest import (  # noqa: E402
+from gen_models.core.hub import sha256_file  # noqa: E402
+from gen_models.core.manifest import (  # noqa: E402
     DEFAULT_MANIFEST,
     MANIFEST_VERSION,
     WeightsEntry,
@@ -137,9 +137,9 @@ def _photo(path: Path, size: int, gray: bool = False) -> np.ndarray | None:
 
 def _face_crops(size: int = 256) -> np.ndarray:
     """(N, size, size, 3) uint8 crops of the example face photo as the talking-head pipeline frames it (its face box,
-    see gen_models.animate.prepare_source), shifted and zoomed a little; noise if the photo is missing."""
-    from gen_models.animate import FACE_LIFT, FACE_MARGIN
-    from gen_models.face import face_finder, square_box
+    see gen_models.pipelines.animate.prepare_source), shifted and zoomed a little; noise if the photo is missing."""
+    from gen_models.media.face import face_finder, square_box
+    from gen_models.pipelines.animate import FACE_LIFT, FACE_MARGIN
 
     rgb = np.asarray(Image.open(FACE_PHOTO).convert("RGB")) if FACE_PHOTO.is_file() else None
     faces = face_finder().detect(rgb) if rgb is not None else []
@@ -228,7 +228,7 @@ def _write_fomm(entry: WeightsEntry, config: dict, seed: int, path: Path) -> Non
     """vox-cpk / vox-adv-cpk: the training container of ``train.py`` in torch 1.0's legacy format."""
     from test_fomm import randomize_
 
-    from gen_models.fomm import FOMM
+    from gen_models.models.fomm import FOMM
 
     adversarial = "adv" in entry.basename
     model = FOMM(config)
@@ -310,7 +310,7 @@ def _write_tpsmm(entry: WeightsEntry, config: dict, seed: int, path: Path) -> No
     import torchvision
     from test_tpsmm import randomize
 
-    from gen_models.tpsmm import TPSMM
+    from gen_models.models.tpsmm import TPSMM
 
     torch.manual_seed(seed)
     model = TPSMM(config)
@@ -346,7 +346,7 @@ def _deoldify_config(entry: WeightsEntry) -> dict:
 
 def _gray_batch(size: int) -> torch.Tensor:
     """ImageNet-normalised gray photos (3 channels), what DeOldify sees; noise if the examples are missing."""
-    from gen_models.colorize import IMAGENET_MEAN, IMAGENET_STD
+    from gen_models.pipelines.colorize import IMAGENET_MEAN, IMAGENET_STD
 
     photos = [p for p in (_photo(path, size, gray=True) for path in GRAY_PHOTOS) if p is not None]
     if not photos:
@@ -379,7 +379,7 @@ def _write_zhang(entry: WeightsEntry, config: dict, seed: int, path: Path) -> No
     counters, as files saved before torch 0.4.1 (the project's own tests assume the same)."""
     from test_zhang import random_state
 
-    from gen_models.zhang import VARIANTS
+    from gen_models.models.zhang import VARIANTS
 
     variant = str(config.get("variant") or ("siggraph17" if "siggraph" in entry.basename else "eccv16"))
     if variant not in VARIANTS:
@@ -396,8 +396,8 @@ def _write_pggan(entry: WeightsEntry, config: dict, seed: int, path: Path) -> No
     otherwise tint every face one clipped colour."""
     from test_pggan import random_state
 
-    from gen_models.latent import z_from_seeds
-    from gen_models.pggan import PGGANGenerator
+    from gen_models.core.latent import z_from_seeds
+    from gen_models.models.pggan import PGGANGenerator
 
     state = random_state(seed, lod=0.0, **config)
     model = PGGANGenerator(**config)
@@ -413,7 +413,7 @@ def _write_pggan(entry: WeightsEntry, config: dict, seed: int, path: Path) -> No
 def _write_cyclegan(entry: WeightsEntry, config: dict, seed: int, path: Path) -> None:
     """``<direction>.pth`` as released: the generator's weights plus the InstanceNorm ``running_mean``,
     ``running_var`` and ``num_batches_tracked`` buffers the old PyTorch saved, in module order."""
-    from gen_models.cyclegan import ResnetGenerator
+    from gen_models.models.cyclegan import ResnetGenerator
 
     gen = torch.Generator().manual_seed(seed)
     model = ResnetGenerator(ngf=int(config["ngf"]), n_blocks=int(config["n_blocks"]))
@@ -431,7 +431,7 @@ def _write_cyclegan(entry: WeightsEntry, config: dict, seed: int, path: Path) ->
 
 def _write_dcgan(entry: WeightsEntry, config: dict, seed: int, path: Path) -> None:
     """A DCGAN generator state_dict (``model.*``); the loader reads its sizes from the file."""
-    from gen_models.dcgan import Generator
+    from gen_models.models.dcgan import Generator
 
     torch.manual_seed(seed)
     model = Generator(int(config.get("latent_dim", 100)), DCGAN_HIDDEN, int(config.get("num_channels", 3)))
@@ -468,11 +468,11 @@ def _mnist_split(entry: WeightsEntry) -> str:
 def _write_dataset(entry: WeightsEntry, config: dict, seed: int, path: Path) -> None:
     """MNIST parquet in the schema of the Hub's ``ylecun/mnist``: ``image`` (struct of PNG ``bytes`` and ``path``)
     and ``label`` (int64), with the ``datasets`` features in the schema metadata; the digits are scikit-learn's
-    (upscaled to 28×28 as gen_models.digits does): 1,500 for train and 297 for test."""
+    (upscaled to 28×28 as gen_models.train.digits does): 1,500 for train and 297 for test."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from gen_models.digits import load_digits
+    from gen_models.train.digits import load_digits
 
     if entry.repo_id != MNIST_REPO or not entry.filename.endswith(".parquet"):
         raise StagingError(f"entry '{entry.name}': staging knows only the {MNIST_REPO} parquet files, not "
@@ -595,7 +595,7 @@ def stage_weights(root: Path, source_manifest: Path | None = None) -> StagedWeig
             seed = _seed(entry.name)
             with torch.random.fork_rng(devices=[]), torch.no_grad():
                 torch.manual_seed(seed)  # module initialisations too: the same root gets the same bytes
-                _atomic(path, lambda tmp: recipe.write(entry, config, seed, tmp))
+                _atomic(path, lambda tmp, r=recipe, e=entry, c=config, s=seed: r.write(e, c, s, tmp))
             digest = sha256_file(path)
         size = path.stat().st_size
         record[entry.name] = {"fingerprint": fingerprint, "sha256": digest, "size": size}

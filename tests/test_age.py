@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gen_models import registry
-from gen_models.age import predict_age
-from gen_models.errors import InputError
-from gen_models.media import read_png_metadata
+from gen_models.core import registry
+from gen_models.core.errors import InputError
+from gen_models.media.image import read_png_metadata
+from gen_models.pipelines.age import predict_age
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "spaces" / "age" / "examples"
 
@@ -97,7 +97,7 @@ def test_agenet_from_the_hub_end_to_end(hub):
 
     from caffe_writer import agenet_caffemodel, random_agenet_weights
 
-    from gen_models.agenet import AGE_BUCKETS
+    from gen_models.models.agenet import AGE_BUCKETS
 
     data = agenet_caffemodel(random_agenet_weights(seed=1, fc8_gain=0.05), "v1")
     repo = f"test-org/age-{uuid.uuid4().hex[:8]}"

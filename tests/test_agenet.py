@@ -8,7 +8,6 @@ import struct
 import numpy as np
 import pytest
 import torch
-
 from caffe_writer import (
     DEPLOY_PROTOTXT,
     TRAIN_NET,
@@ -21,7 +20,9 @@ from caffe_writer import (
     random_agenet_weights,
     varint,
 )
-from gen_models.agenet import (
+
+from gen_models.core.errors import InputError, WeightsIntegrityError
+from gen_models.models.agenet import (
     AGE_BUCKETS,
     BUCKET_MIDPOINTS,
     MEAN_BGR,
@@ -35,7 +36,6 @@ from gen_models.agenet import (
     preprocess_batch,
     read_caffemodel,
 )
-from gen_models.errors import InputError, WeightsIntegrityError
 
 RELEASED_SIZE = 45_661_480  # bytes of the real age_net.caffemodel (sha256 6dde5d07…)
 # He-scaled random weights on pixel-scale input give logits of ±50 (a one-hot softmax, which would hide errors);

@@ -13,15 +13,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from media_fixtures import driving_clip
 from PIL import Image
 from scipy.spatial import ConvexHull
 
-from gen_models import registry
-from gen_models.animate import animate, animate_frames, prepare_source, to_tensor
-from gen_models.errors import InputError
-from gen_models.fomm import FOMM
-from gen_models.video import probe, write_mp4
-from media_fixtures import driving_clip
+from gen_models.core import registry
+from gen_models.core.errors import InputError
+from gen_models.media.video import probe, write_mp4
+from gen_models.models.fomm import FOMM
+from gen_models.pipelines.animate import animate, animate_frames, prepare_source, to_tensor
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "spaces" / "age" / "examples"
 TINY_FOMM = {
@@ -255,8 +255,8 @@ def test_tpsmm_modes_equal_the_official_demo_logic():
 
 
 def test_a_stopped_render_writes_no_file(fomm_on_hub, clip):
-    from gen_models.errors import Cancelled
-    from gen_models.media import output_dir
+    from gen_models.core.errors import Cancelled
+    from gen_models.media.outputs import output_dir
 
     def report(fraction, text):
         if "frame 3 " in text:

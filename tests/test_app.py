@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from gen_models.media.video import probe
 from gen_models.train.digits_gan import DigitGANTrainer
-from gen_models.video import probe
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "spaces" / "age" / "examples"
@@ -202,7 +202,7 @@ def models_app(tmp_path_factory):
     from test_animate import TINY_FOMM, tiny_fomm
     from test_colorize import official_artistic_state
 
-    from gen_models.cyclegan import ResnetGenerator
+    from gen_models.models.cyclegan import ResnetGenerator
 
     folder = tmp_path_factory.mktemp("models-app")
     weights = folder / "weights"

@@ -17,10 +17,10 @@ import pytest
 import torch
 from PIL import Image
 
-from gen_models import autoencoders as ae
-from gen_models.digits import load_digits
-from gen_models.errors import InputError, WeightsIntegrityError
+from gen_models.core.errors import InputError, WeightsIntegrityError
+from gen_models.models import autoencoders as ae
 from gen_models.train.autoencoders import AEConfig, AETrainer, EpochEvent, StepEvent, add_parser, run_cli
+from gen_models.train.digits import load_digits
 
 CPU = torch.device("cpu")
 

@@ -9,8 +9,8 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
-from gen_models.checkpoint import load_checkpoint, load_strict
-from gen_models.errors import WeightsIntegrityError
+from gen_models.core.checkpoint import load_checkpoint, load_strict
+from gen_models.core.errors import WeightsIntegrityError
 
 
 class Boom:

@@ -13,12 +13,12 @@ import pytest
 import torch
 from PIL import Image
 
-from gen_models import registry
-from gen_models.colorize import colorize, deoldify_colorize, render_factor_sweep, to_gray
-from gen_models.deoldify import ARTISTIC, DeOldify, checkpoint_shapes
-from gen_models.errors import InputError
-from gen_models.media import read_png_metadata
-from gen_models.zhang import build
+from gen_models.core import registry
+from gen_models.core.errors import InputError
+from gen_models.media.image import read_png_metadata
+from gen_models.models.deoldify import ARTISTIC, DeOldify, checkpoint_shapes
+from gen_models.models.zhang import build
+from gen_models.pipelines.colorize import colorize, deoldify_colorize, render_factor_sweep, to_gray
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "spaces" / "colorize" / "examples"
 

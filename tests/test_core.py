@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from gen_models import device as gm_device
-from gen_models.errors import GenModelsError, ManifestError
-from gen_models.digits import MNIST_FILES
-from gen_models.manifest import load_manifest, parse_manifest
-from gen_models.registry import ARCHITECTURES, BUNDLED, ModelCache
+from gen_models.core import device as gm_device
+from gen_models.core.errors import GenModelsError, ManifestError
+from gen_models.core.manifest import load_manifest, parse_manifest
+from gen_models.core.registry import ARCHITECTURES, BUNDLED, ModelCache
+from gen_models.train.digits import MNIST_FILES
 
 GOOD = {
     "repo_id": "owner/repo",

@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from gen_models.cyclegan import (
+from gen_models.core.errors import WeightsIntegrityError
+from gen_models.models.cyclegan import (
     ResnetGenerator,
     drop_instance_norm_stats,
     from_manifest,
@@ -18,7 +19,6 @@ from gen_models.cyclegan import (
     network_size,
     translate,
 )
-from gen_models.errors import WeightsIntegrityError
 
 CPU = torch.device("cpu")
 

@@ -17,8 +17,8 @@ from torch import nn
 from torch.nn.utils import spectral_norm, weight_norm
 from torchvision import models
 
-from gen_models.deoldify import ARTISTIC, STABLE, DeOldify, checkpoint_shapes, from_manifest, load_deoldify
-from gen_models.errors import ManifestError, WeightsIntegrityError
+from gen_models.core.errors import ManifestError, WeightsIntegrityError
+from gen_models.models.deoldify import ARTISTIC, STABLE, DeOldify, checkpoint_shapes, from_manifest, load_deoldify
 
 CPU = torch.device("cpu")
 

@@ -1,7 +1,7 @@
 """The digits DCGANs: bundled generators draw recognisable digits, and the per-run trainer is exact and unshared.
 
 Recognisability is judged by a logistic-regression classifier trained here on the scikit-learn digits (28×28, as
-:mod:`gen_models.digits` serves them). Training runs are tiny (16 images, batch 8) and use the offline data.
+:mod:`gen_models.train.digits` serves them). Training runs are tiny (16 images, batch 8) and use the offline data.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ import pytest
 import torch
 from PIL import Image
 
-from gen_models import dcgan_digits
-from gen_models.digits import load_digits
-from gen_models.errors import InputError, WeightsIntegrityError
-from gen_models.media import read_png_metadata
+from gen_models.core.errors import InputError, WeightsIntegrityError
+from gen_models.media.image import read_png_metadata
+from gen_models.models import dcgan_digits
 from gen_models.train import digits_gan
+from gen_models.train.digits import load_digits
 from gen_models.train.digits_gan import DigitGANConfig, DigitGANTrainer
 
 SINGLE = "tutorial-7"

@@ -10,14 +10,21 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-
-from gen_models import registry
-from gen_models.errors import InputError
-from gen_models.faces import face_models, generate_faces, latent_arithmetic, latent_walk, synthesize, with_ages
-from gen_models.latent import z_from_seeds
-from gen_models.media import read_png_metadata
-from gen_models.video import probe
 from test_latent_dcgan import tutorial_state_dict
+
+from gen_models.core import registry
+from gen_models.core.errors import InputError
+from gen_models.core.latent import z_from_seeds
+from gen_models.media.image import read_png_metadata
+from gen_models.media.video import probe
+from gen_models.pipelines.faces import (
+    face_models,
+    generate_faces,
+    latent_arithmetic,
+    latent_walk,
+    synthesize,
+    with_ages,
+)
 
 
 @pytest.fixture
@@ -103,7 +110,7 @@ def test_latent_arithmetic_grid(dcgan_on_hub):
 
 
 def test_ages_of_generated_faces_and_sorting(dcgan_on_hub):
-    from gen_models.age import predict_age
+    from gen_models.pipelines.age import predict_age
 
     faces = generate_faces(dcgan_on_hub, [1, 2, 3, 4], size=64)
     ordered = with_ages(list(faces), sort=True)
@@ -116,7 +123,7 @@ def test_ages_of_generated_faces_and_sorting(dcgan_on_hub):
 
 
 def test_sefa_directions_and_strip(dcgan_on_hub):
-    from gen_models.directions import direction_strip, first_layer_weight, sefa
+    from gen_models.pipelines.directions import direction_strip, first_layer_weight, sefa
 
     generator = registry.load(dcgan_on_hub)
     values, directions = sefa(generator)
@@ -161,7 +168,7 @@ class DesaturatingFace(torch.nn.Module):
 
 
 def test_age_direction_moves_predicted_age_monotonically():
-    from gen_models.directions import attribute_directions_for, label_generated
+    from gen_models.pipelines.directions import attribute_directions_for, label_generated
 
     generator = DesaturatingFace()
     found = attribute_directions_for(generator, samples=48)
@@ -173,8 +180,8 @@ def test_age_direction_moves_predicted_age_monotonically():
 
 
 def test_attribute_strip_caches_its_directions(dcgan_on_hub):
-    from gen_models.directions import attribute_strip
-    from gen_models.media import output_dir
+    from gen_models.media.outputs import output_dir
+    from gen_models.pipelines.directions import attribute_strip
 
     path, ages = attribute_strip(dcgan_on_hub, seed=3, attribute="age", distance=2, steps=3, size=64, samples=32)
     assert pixels(path).shape == (64, 3 * 64, 3) and len(ages) == 3
@@ -188,8 +195,8 @@ def test_attribute_strip_caches_its_directions(dcgan_on_hub):
 
 
 def test_a_stopped_walk_writes_no_file(dcgan_on_hub):
-    from gen_models.errors import Cancelled
-    from gen_models.media import output_dir
+    from gen_models.core.errors import Cancelled
+    from gen_models.media.outputs import output_dir
 
     seen = []
 

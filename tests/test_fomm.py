@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gen_models.errors import WeightsIntegrityError
-from gen_models.fomm import FOMM, VOX_256, from_manifest, load_fomm, model_params
+from gen_models.core.errors import WeightsIntegrityError
+from gen_models.models.fomm import FOMM, VOX_256, from_manifest, load_fomm, model_params
 
 CPU = torch.device("cpu")
 SIZE = 32

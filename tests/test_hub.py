@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from gen_models import hub as gm_hub
-from gen_models.availability import download_weights, weights_status
-from gen_models.errors import ManifestError, WeightsIntegrityError, WeightsUnavailableError
-from gen_models.manifest import load_manifest
+from gen_models.core import hub as gm_hub
+from gen_models.core.availability import download_weights, weights_status
+from gen_models.core.errors import ManifestError, WeightsIntegrityError, WeightsUnavailableError
+from gen_models.core.manifest import load_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,9 +8,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from gen_models import hub as gm_hub
-from gen_models.errors import ManifestError, WeightsIntegrityError, WeightsUnavailableError
-from gen_models.manifest import load_manifest
+from gen_models.core import hub as gm_hub
+from gen_models.core.errors import ManifestError, WeightsIntegrityError, WeightsUnavailableError
+from gen_models.core.manifest import load_manifest
 
 PAYLOAD = b"pretend generator weights " * 1000
 

@@ -9,11 +9,20 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gen_models.errors import InputError
-from gen_models.labs import (LabRun, anomaly_view, decode_map_point, denoise_digits, digit_gan_models, digit_walk,
-                             generate_digit_grid, latent_map_points, reconstruct_digits, train_to_end)
-from gen_models.media import read_png_metadata
-
+from gen_models.core.errors import InputError
+from gen_models.media.image import read_png_metadata
+from gen_models.pipelines.labs import (
+    LabRun,
+    anomaly_view,
+    decode_map_point,
+    denoise_digits,
+    digit_gan_models,
+    digit_walk,
+    generate_digit_grid,
+    latent_map_points,
+    reconstruct_digits,
+    train_to_end,
+)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch import nn
 
-from gen_models import dcgan
-from gen_models.errors import InputError, WeightsIntegrityError
-from gen_models.latent import lerp, slerp, walk, z_from_seeds
+from gen_models.core.errors import InputError, WeightsIntegrityError
+from gen_models.core.latent import lerp, slerp, walk, z_from_seeds
+from gen_models.models import dcgan
 
 
 def test_seeds_are_fixed_vectors():

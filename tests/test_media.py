@@ -1,4 +1,4 @@
-"""gen_models.media: decoding and validating uploads, writing labelled PNGs, output paths.
+"""gen_models.media.image: decoding and validating uploads, writing labelled PNGs, output paths.
 
 Every input is built in the test (in tmp_path or in memory); large images are PNG headers with no real pixel data
 or small JPEGs checked against a lowered limit, so the file runs in a few seconds.
@@ -18,9 +18,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile, PngImagePlugin
 
-from gen_models import media
-from gen_models.errors import InputError
-from gen_models.media import load_image, new_output_path, read_png_metadata, save_png
+from gen_models.core.errors import InputError
+from gen_models.media import image as media
+from gen_models.media.image import load_image, read_png_metadata, save_png
+from gen_models.media.outputs import new_output_path
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -304,7 +305,7 @@ def test_small_image_is_not_resized():
 
 def test_limits_come_from_the_environment():
     env = {**os.environ, "GEN_MODELS_MAX_PIXELS": "1e6", "GEN_MODELS_MAX_SIDE": "512"}
-    code = "import gen_models.media as m; print(m.MAX_PIXELS, m.MAX_SIDE)"
+    code = "import gen_models.media.image as m; print(m.MAX_PIXELS, m.MAX_SIDE)"
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["1000000", "512"]
 
@@ -374,7 +375,7 @@ def test_new_output_path(tmp_path, monkeypatch):
 def test_default_output_dir_is_under_the_temp_folder(monkeypatch, tmp_path):
     monkeypatch.delenv("GEN_MODELS_OUTPUT_DIR", raising=False)
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
-    import gen_models.media as media
+    import gen_models.media.image as media
 
     monkeypatch.setattr(media, "_private_outputs", None)
     path = new_output_path(".png", prefix="demo")

@@ -12,12 +12,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gen_models import hub as gm_hub
-from gen_models import registry
-from gen_models.errors import WeightsIntegrityError
-from gen_models.manifest import load_manifest
-from gen_models.faces import to_uint8
-from gen_models.pggan import PGGANGenerator, from_manifest
+from gen_models.core import hub as gm_hub
+from gen_models.core import registry
+from gen_models.core.errors import WeightsIntegrityError
+from gen_models.core.manifest import load_manifest
+from gen_models.models.pggan import PGGANGenerator, from_manifest
+from gen_models.pipelines.faces import to_uint8
 
 TINY = {"resolution": 32, "z_dim": 24, "fmaps_base": 256, "fmaps_max": 32}  # channels 32, 32, 16, 8
 CPU = torch.device("cpu")

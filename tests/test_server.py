@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from test_app import start_app, stop
 
-from gen_models.errors import InputError
-from gen_models.labs import LabRun
-from gen_models.media import remove_expired
+from gen_models.core.errors import InputError
+from gen_models.media.outputs import remove_expired
+from gen_models.pipelines.labs import LabRun
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -101,9 +101,8 @@ def test_a_client_that_disconnects_stops_its_training(server):
 
 
 def test_uploads_over_the_limit_are_refused(server, tmp_path):
-    from gradio_client import handle_file
-
     import httpx
+    from gradio_client import handle_file
 
     _, url, client = server
     big = tmp_path / "big.png"
@@ -131,7 +130,7 @@ def test_expired_outputs_are_removed(tmp_path):
 
 def test_two_instances_keep_their_outputs_apart(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "GEN_MODELS_OUTPUT_DIR"}
-    code = "from gen_models.media import new_output_path; print(new_output_path('.png').parent)"
+    code = "from gen_models.media.image import new_output_path; print(new_output_path('.png').parent)"
     folders = [subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
                               check=True).stdout.strip() for _ in range(2)]
     assert folders[0] != folders[1]

@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from staging import RECIPES, StagedWeights, StagingError, stage_weights
 
 import gen_models
-from gen_models import registry
-from gen_models.hub import sha256_file
-from gen_models.manifest import DEFAULT_MANIFEST, load_manifest
-from gen_models.media import read_png_metadata
-from staging import RECIPES, StagedWeights, StagingError, stage_weights
+from gen_models.core import registry
+from gen_models.core.hub import sha256_file
+from gen_models.core.manifest import DEFAULT_MANIFEST, load_manifest
+from gen_models.media.image import read_png_metadata
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "spaces"
 PHOTO = EXAMPLES / "talking_heads" / "examples" / "astronaut.jpg"
@@ -118,7 +118,7 @@ def _load(path: Path):
 def test_files_have_the_official_containers(staged):
     import pyarrow.parquet as pq
 
-    from gen_models.agenet import read_caffemodel
+    from gen_models.models.agenet import read_caffemodel
 
     def file(name: str) -> Path:
         return staged.weights_dir / name / SOURCE[name].basename
@@ -169,7 +169,7 @@ def test_every_model_loads_strictly_through_the_registry(staged, name):
 
 @pytest.mark.parametrize("name", entries("pggan", "dcgan"))
 def test_faces_have_the_asked_size_and_differ_by_seed(staged, name):
-    from gen_models.faces import generate_faces
+    from gen_models.pipelines.faces import generate_faces
 
     faces = generate_faces(name, [0, 1], size=64)
     images = [pixels(f.path) for f in faces]
@@ -182,7 +182,7 @@ def test_faces_have_the_asked_size_and_differ_by_seed(staged, name):
 
 @pytest.mark.parametrize("name", entries("deoldify", "zhang"))
 def test_colorizers_give_a_colour_photo_of_the_same_size(staged, name, tmp_path):
-    from gen_models.colorize import colorize
+    from gen_models.pipelines.colorize import colorize
 
     gray = Image.open(GRAY).convert("L").resize((120, 96))
     gray.save(tmp_path / "gray.png")
@@ -195,7 +195,7 @@ def test_colorizers_give_a_colour_photo_of_the_same_size(staged, name, tmp_path)
 
 @pytest.mark.parametrize("name", entries("cyclegan"))
 def test_translation_keeps_the_size_and_changes_the_photo(staged, name, tmp_path):
-    from gen_models.translation import translate_photo
+    from gen_models.pipelines.translation import translate_photo
 
     photo = Image.open(PHOTO).convert("RGB").resize((100, 76))
     photo.save(tmp_path / "photo.png")
@@ -223,8 +223,8 @@ def talking_head_cases() -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize("name, mode", talking_head_cases())
 def test_talking_heads_give_an_mp4_of_moving_frames(staged, short_clip, name, mode):
-    from gen_models.animate import animate
-    from gen_models.video import open_video, probe, read_frames
+    from gen_models.media.video import open_video, probe, read_frames
+    from gen_models.pipelines.animate import animate
 
     result = animate(PHOTO, short_clip, model=name, mode=mode)
     info = probe(result.path)
@@ -238,7 +238,7 @@ def test_talking_heads_give_an_mp4_of_moving_frames(staged, short_clip, name, mo
 
 @pytest.mark.parametrize("name", entries("fomm", "tpsmm"))
 def test_talking_head_keypoints_are_sane(staged, name):
-    from gen_models.animate import KP_KEY, prepare_source, to_tensor
+    from gen_models.pipelines.animate import KP_KEY, prepare_source, to_tensor
 
     model = gen_models.load(name)
     kp = model.keypoints(to_tensor([prepare_source(PHOTO).crop], torch.device("cpu")))
@@ -250,7 +250,7 @@ def test_talking_head_keypoints_are_sane(staged, name):
 
 @pytest.mark.parametrize("name", entries("agenet"))
 def test_age_model_gives_spread_out_bucket_probabilities(staged, name):
-    from gen_models.age import predict_age
+    from gen_models.pipelines.age import predict_age
 
     result = predict_age([PHOTO], model=name, write_annotated=False)
     faces = result.data["images"][0]["faces"]
@@ -261,7 +261,7 @@ def test_age_model_gives_spread_out_bucket_probabilities(staged, name):
 
 
 def test_mnist_comes_from_the_staged_parquet_files(staged):
-    from gen_models.digits import load_digits
+    from gen_models.train.digits import load_digits
 
     assert {"mnist-train", "mnist-test"} <= set(entries("dataset"))
     for split in ("train", "test"):

@@ -1,4 +1,4 @@
-"""TPSMM (gen_models.tpsmm): the official vox-256 checkpoint layout loads strictly, bad files fail clearly, a tiny
+"""TPSMM (gen_models.models.tpsmm): the official vox-256 checkpoint layout loads strictly, bad files fail clearly, a tiny
 model matches an independent functional computation, and batched rendering equals frame-by-frame rendering."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
-from gen_models.errors import InputError, WeightsIntegrityError
-from gen_models.tpsmm import TPSMM, VOX_256, from_manifest, load_tpsmm
+from gen_models.core.errors import InputError, WeightsIntegrityError
+from gen_models.models.tpsmm import TPSMM, VOX_256, from_manifest, load_tpsmm
 
 # Tiny config: 64x64 images, flow at 16x16, 2 TPS. num_down_blocks 3 and scale 1/4 are what multi_mask needs.
 TINY = {

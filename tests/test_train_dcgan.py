@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from gen_models import dcgan
+from gen_models.models import dcgan
 from gen_models.train.dcgan_faces import TrainConfig, load_faces, train
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,11 +10,11 @@ import pytest
 import torch
 from PIL import Image
 
-from gen_models import registry
-from gen_models.cyclegan import ResnetGenerator, translate
-from gen_models.errors import InputError
-from gen_models.media import read_png_metadata
-from gen_models.translation import translate_photo, translation_models
+from gen_models.core import registry
+from gen_models.core.errors import InputError
+from gen_models.media.image import read_png_metadata
+from gen_models.models.cyclegan import ResnetGenerator, translate
+from gen_models.pipelines.translation import translate_photo, translation_models
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "spaces" / "colorize" / "examples"
 

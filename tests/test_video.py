@@ -8,7 +8,7 @@ import imageio_ffmpeg
 import numpy as np
 from PIL import Image
 
-from gen_models.video import probe, write_gif, write_mp4
+from gen_models.media.video import probe, write_gif, write_mp4
 
 
 def frames(n: int, h: int = 63, w: int = 81) -> list[np.ndarray]:

@@ -8,7 +8,7 @@ import inspect
 import gradio as gr
 import pytest
 
-from gen_models.errors import InputError
+from gen_models.core.errors import InputError
 from webui import DEMOS, load_demo, user_errors
 from webui.components import Image, Number, Slider
 
@@ -71,7 +71,7 @@ def test_image_input_passes_the_upload_undecoded(tmp_path):
 def test_stoppable_work_ends_at_its_next_report_once_closed():
     import threading
 
-    from gen_models.errors import Cancelled
+    from gen_models.core.errors import Cancelled
     from webui.events import stoppable
 
     ended = threading.Event()

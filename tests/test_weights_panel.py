@@ -16,7 +16,7 @@ import huggingface_hub.constants
 import pytest
 
 import webui.weights
-from gen_models.availability import weights_status
+from gen_models.core.availability import weights_status
 from webui import weights_panel
 from webui.weights import _view
 

@@ -12,8 +12,8 @@ import torch.nn.functional as F
 from PIL import Image
 from skimage import color
 
-from gen_models.errors import WeightsIntegrityError
-from gen_models.zhang import ECCV16, SIGGRAPH17, colorize_lab, from_manifest, infer_variant, load_zhang
+from gen_models.core.errors import WeightsIntegrityError
+from gen_models.models.zhang import ECCV16, SIGGRAPH17, colorize_lab, from_manifest, infer_variant, load_zhang
 
 CPU = torch.device("cpu")
 

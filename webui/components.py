@@ -5,7 +5,7 @@ upload with Pillow (an opaque "Error" for a text file named .png, 16-bit PNGs cl
 "Value 1000000 is greater than maximum value 64" without saying which slider. These subclasses keep Gradio's
 front end (same block names) and change only the server side:
 
-- ``Image`` hands the handler the uploaded file's path as the user gave it; ``gen_models.media.load_image`` then decodes
+- ``Image`` hands the handler the uploaded file's path as the user gave it; ``gen_models.media.image.load_image`` then decodes
   it, names the file in every message and converts 16-bit, CMYK and transparent images instead of clipping them.
 - ``Slider``, ``Number``, ``Dropdown`` and ``Radio`` put their label in front of Gradio's range and choice errors.
 """

@@ -5,11 +5,12 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import gradio as gr
 
-from gen_models.errors import Cancelled
+from gen_models.core.errors import Cancelled
 
 
 def clear_then(trigger: Callable[..., Any], fn: Callable[..., Any], inputs: Any, outputs: list[gr.components.Component],
@@ -43,7 +44,7 @@ def stoppable(work: Callable[[Callable[[float, str], None]], Any], progress: gr.
 
     Gradio stops iterating a generator handler when its request is cancelled or its client disconnects. The handler
     then never resumes, so this generator is closed, and the work's next ``report`` raises
-    :class:`~gen_models.errors.Cancelled`: a long render stops within one frame instead of running on for nobody.
+    :class:`~gen_models.core.errors.Cancelled`: a long render stops within one frame instead of running on for nobody.
     """
     stop, reports, outcome = threading.Event(), queue.Queue(), {}
 

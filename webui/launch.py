@@ -12,8 +12,8 @@ import time
 
 import gradio as gr
 
-from gen_models.limits import positive_int_env
-from gen_models.media import output_dir, output_ttl_seconds, remove_expired
+from gen_models.core.limits import positive_int_env
+from gen_models.media.outputs import output_dir, output_ttl_seconds, remove_expired
 
 log = logging.getLogger("webui")
 
@@ -30,7 +30,7 @@ def parse_args(argv: list[str] | None = None, description: str = "") -> argparse
 def heavy() -> dict:
     """Event options for work that fills the device (rendering, colorizing, generating): one at a time on it, in
     one queue shared by every such event, so light requests (age, digits) still get the other worker."""
-    from gen_models.device import get_device
+    from gen_models.core.device import get_device
 
     return {"concurrency_id": f"heavy-{get_device()}", "concurrency_limit": 1}
 

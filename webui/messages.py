@@ -12,11 +12,12 @@ import errno
 import functools
 import inspect
 import logging
-from typing import Callable, Iterator, TypeVar
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import gradio as gr
 
-from gen_models.errors import GenModelsError
+from gen_models.core.errors import GenModelsError
 
 F = TypeVar("F", bound=Callable)
 log = logging.getLogger("webui")

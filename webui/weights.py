@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
 from urllib.parse import urlsplit
 
 import gradio as gr
 
-from gen_models.availability import WeightsStatus, download_weights, weights_status
-from gen_models.hub import offline
+from gen_models.core.availability import WeightsStatus, download_weights, weights_status
+from gen_models.core.hub import offline
 
 from .messages import user_errors
 

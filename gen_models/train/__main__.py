@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..errors import GenModelsError
-from . import autoencoders, digits_gan
-from .dcgan_faces import TrainConfig, train
+from gen_models.core.errors import GenModelsError
+from gen_models.train import autoencoders, digits_gan
+from gen_models.train.dcgan_faces import TrainConfig, train
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,7 +6,7 @@ never touched). ``run`` yields an event per optimiser step (the live MSE loss) a
 an image of eight test digits over their reconstructions, with the noisy inputs on top for a denoising run); the
 epoch images stay in ``snapshots`` for replay. ``save``/``resume`` capture everything down to the position inside
 an epoch, so a stopped and resumed run ends with exactly the weights of an uninterrupted one; ``export`` writes the
-model as safetensors with its config in the metadata, the file :func:`gen_models.autoencoders.load_model` reads.
+model as safetensors with its config in the metadata, the file :func:`gen_models.models.autoencoders.load_model` reads.
 
 ``python -m gen_models.train autoencoder …`` drives the same trainer (see :func:`add_parser`), and running this
 module retrains the bundled models in ``gen_models/bundled/autoencoders``.
@@ -24,21 +24,22 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
 from safetensors.torch import save_file
 from torch import nn
 
-from .. import autoencoders as ae
-from ..checkpoint import load_checkpoint, load_strict
-from ..device import get_device
-from ..digits import SOURCES, check_digit, load_digits
-from ..errors import GenModelsError, InputError, WeightsIntegrityError
-from ..media import save_png
+from gen_models.core.checkpoint import load_checkpoint, load_strict
+from gen_models.core.device import get_device
+from gen_models.core.errors import GenModelsError, InputError, WeightsIntegrityError
+from gen_models.media.image import save_png
+from gen_models.models import autoencoders as ae
+from gen_models.train.digits import SOURCES, check_digit, load_digits
 
 PREVIEW = 8
 CHECKPOINT_FORMAT = 1
@@ -58,7 +59,7 @@ class AEConfig:
     seed: int = 0
     device: str | None = None  # None: CUDA, then MPS, then CPU
 
-    def checked(self) -> "AEConfig":
+    def checked(self) -> AEConfig:
         """The same config with values normalised, or an InputError naming the bad field."""
         if self.arch not in ae.ARCHS:
             raise InputError(f"architecture must be one of {', '.join(ae.ARCHS)}, got {self.arch!r}")
@@ -83,7 +84,7 @@ class AEConfig:
         return out
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> "AEConfig":
+    def from_dict(cls, raw: dict[str, Any]) -> AEConfig:
         raw = dict(raw)
         raw["denoise"] = tuple(raw["denoise"]) if raw.get("denoise") else None
         return cls(**raw)
@@ -260,7 +261,7 @@ class AETrainer:
         return path
 
     @classmethod
-    def resume(cls, path: str | Path, device: str | None = None) -> "AETrainer":
+    def resume(cls, path: str | Path, device: str | None = None) -> AETrainer:
         """The run saved at ``path``, ready to go on (optionally on another device)."""
         state = load_checkpoint(path)
         try:

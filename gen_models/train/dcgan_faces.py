@@ -2,16 +2,16 @@
 
 Images are centre-cropped and resized to 64 (CelebA style), scaled to [-1, 1]. Adam 2e-4, β1 0.5, BCE. After each
 epoch: a resumable checkpoint, the loss log (CSV) and a sample grid from fixed noise; at the end the generator is
-written as safetensors with ``model.*`` keys, the layout :mod:`gen_models.dcgan` loads (point a manifest entry at it).
+written as safetensors with ``model.*`` keys, the layout :mod:`gen_models.models.dcgan` loads (point a manifest entry at it).
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -20,11 +20,11 @@ from safetensors.torch import save_file
 from torch import nn
 from torchvision.utils import make_grid
 
-from ..checkpoint import load_checkpoint
-from ..dcgan import Generator
-from ..device import get_device
-from ..errors import InputError
-from ..media import accepted_formats, save_png
+from gen_models.core.checkpoint import load_checkpoint
+from gen_models.core.device import get_device
+from gen_models.core.errors import InputError
+from gen_models.media.image import accepted_formats, save_png
+from gen_models.models.dcgan import Generator
 
 SIZE = 64
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}

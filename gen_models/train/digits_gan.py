@@ -1,4 +1,4 @@
-"""Train the digits DCGANs (TensorFlow tutorial or course lab, see :mod:`gen_models.dcgan_digits`) step by step.
+"""Train the digits DCGANs (TensorFlow tutorial or course lab, see :mod:`gen_models.models.dcgan_digits`) step by step.
 
 A :class:`DigitGANTrainer` is one training run: it owns its networks, optimizers, data and a private
 ``torch.Generator`` that draws the weight init, the shuffles, the noise and the tutorial's dropout masks, so runs
@@ -42,8 +42,12 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
-from ..checkpoint import load_checkpoint, load_strict
-from ..dcgan_digits import (
+from gen_models.core.checkpoint import load_checkpoint, load_strict
+from gen_models.core.device import get_device
+from gen_models.core.errors import GenModelsError, InputError, WeightsIntegrityError
+from gen_models.core.latent import MAX_SEED, z_from_seeds
+from gen_models.media.image import save_png
+from gen_models.models.dcgan_digits import (
     ARCHS,
     BUNDLED_DIR,
     LATENT_DIM,
@@ -56,11 +60,7 @@ from ..dcgan_digits import (
     to_model_range,
     to_uint8,
 )
-from ..device import get_device
-from ..digits import SOURCES, DigitSet, check_digit, load_digits
-from ..errors import GenModelsError, InputError, WeightsIntegrityError
-from ..latent import MAX_SEED, z_from_seeds
-from ..media import save_png
+from gen_models.train.digits import SOURCES, DigitSet, check_digit, load_digits
 
 CHECKPOINT_FORMAT = "gen_models.digits_gan.trainer"
 GRID_SEEDS = range(64)
@@ -344,7 +344,7 @@ class DigitGANTrainer:
 
     def export_generator(self, path: str | Path, half: bool = False) -> Path:
         """The generator as safetensors (fp16 when ``half``) whose metadata rebuilds it, for
-        :func:`gen_models.dcgan_digits.load_generator`."""
+        :func:`gen_models.models.dcgan_digits.load_generator`."""
         with self._state:
             tensors = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous()
                        for k, v in self.generator.state_dict().items()}

@@ -7,7 +7,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from gen_models.age import AGE_MODELS, predict_age
+from gen_models.pipelines.age import AGE_MODELS, predict_age
 from webui import user_errors, weights_panel
 from webui.components import Dropdown
 from webui.events import clear_then

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from gen_models.colorize import (
+from gen_models.pipelines.colorize import (
     DEFAULT_RENDER_FACTOR,
     RENDER_FACTORS,
     SWEEP_FACTORS,

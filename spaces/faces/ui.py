@@ -6,14 +6,8 @@ import random
 
 import gradio as gr
 
-from gen_models.age import AGE_MODELS
-from gen_models.faces import (
-    MAX_FACES,
-    OUTPUT_SIZES,
-    face_models,
-    generate_faces,
-    with_ages,
-)
+from gen_models.pipelines.age import AGE_MODELS
+from gen_models.pipelines.faces import MAX_FACES, OUTPUT_SIZES, face_models, generate_faces, with_ages
 from webui import user_errors, weights_panel
 from webui.components import Dropdown, Number, Slider
 from webui.events import clear_then

@@ -8,10 +8,9 @@ import re
 import gradio as gr
 import pandas as pd
 
-from gen_models.autoencoders import NOISE_KINDS, PROBE_KINDS
-from gen_models.digits import load_digits
-from gen_models.errors import InputError
-from gen_models.labs import (
+from gen_models.core.errors import InputError
+from gen_models.models.autoencoders import NOISE_KINDS, PROBE_KINDS
+from gen_models.pipelines.labs import (
     LabRun,
     ae_models,
     anomaly_view,
@@ -25,7 +24,8 @@ from gen_models.labs import (
     reconstruct_digits,
     train_events,
 )
-from gen_models.translation import translate_photo, translation_models
+from gen_models.pipelines.translation import translate_photo, translation_models
+from gen_models.train.digits import load_digits
 from webui import user_errors, weights_panel
 from webui.components import Dropdown, Image, Number, Radio, Slider
 from webui.events import clear_then

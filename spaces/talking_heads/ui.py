@@ -6,7 +6,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from gen_models.animate import MODES, animate, talking_head_models
+from gen_models.pipelines.animate import MODES, animate, talking_head_models
 from webui import user_errors, weights_panel
 from webui.components import Dropdown, Image, Radio
 from webui.events import clear_then, while_working

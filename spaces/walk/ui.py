@@ -6,15 +6,9 @@ import re
 
 import gradio as gr
 
-from gen_models.directions import attribute_strip, direction_strip
-from gen_models.errors import InputError
-from gen_models.faces import (
-    MAX_KEYFRAMES,
-    MAX_WALK_FRAMES,
-    face_models,
-    latent_arithmetic,
-    latent_walk,
-)
+from gen_models.core.errors import InputError
+from gen_models.pipelines.directions import attribute_strip, direction_strip
+from gen_models.pipelines.faces import MAX_KEYFRAMES, MAX_WALK_FRAMES, face_models, latent_arithmetic, latent_walk
 from webui import user_errors, weights_panel
 from webui.components import Dropdown, Number, Radio, Slider
 from webui.events import clear_then, while_working

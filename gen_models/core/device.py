@@ -1,0 +1,76 @@
+"""Where models run: CUDA, then Apple MPS, then CPU; half precision only where it is safe; ZeroGPU on Spaces.
+
+``GEN_MODELS_DEVICE`` (``cpu``, ``cuda``, ``cuda:1``, ``mps``) overrides the choice; ``GEN_MODELS_HALF=0`` turns
+half precision off everywhere.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from typing import TypeVar
+
+import torch
+
+from gen_models.core.errors import GenModelsError
+
+F = TypeVar("F", bound=Callable)
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend and backend.is_available())
+
+
+@functools.cache
+def _resolve(requested: str) -> torch.device:
+    if requested:
+        try:
+            device = torch.device(requested)
+        except RuntimeError:
+            raise GenModelsError(f"GEN_MODELS_DEVICE={requested!r} is not a device (use cpu, cuda, cuda:N or mps)") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise GenModelsError(f"GEN_MODELS_DEVICE={requested!r} but no CUDA GPU is available")
+        if device.type == "mps" and not _mps_available():
+            raise GenModelsError(f"GEN_MODELS_DEVICE={requested!r} but Apple MPS is not available")
+        return device
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if _mps_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def get_device() -> torch.device:
+    """The device models should use now (env override, else CUDA → MPS → CPU)."""
+    return _resolve(os.environ.get("GEN_MODELS_DEVICE", "").strip().lower())
+
+
+def half_allowed(device: torch.device, *, model_supports_half: bool) -> bool:
+    """Half precision only on CUDA, only for models known to be accurate in it, and only unless disabled."""
+    if os.environ.get("GEN_MODELS_HALF", "1").strip().lower() in {"0", "false", "no", "off"}:
+        return False
+    return device.type == "cuda" and model_supports_half
+
+
+def compute_dtype(device: torch.device, *, model_supports_half: bool = False) -> torch.dtype:
+    return torch.float16 if half_allowed(device, model_supports_half=model_supports_half) else torch.float32
+
+
+def on_zero_gpu() -> bool:
+    """True inside a Hugging Face ZeroGPU Space (where GPU work must run inside ``spaces.GPU``)."""
+    return os.environ.get("SPACES_ZERO_GPU", "").strip().lower() in {"1", "true", "t", "yes"}
+
+
+def gpu(fn: F | None = None, *, duration: int = 60) -> F | Callable[[F], F]:
+    """Mark a function that does GPU work: ZeroGPU's ``spaces.GPU`` on Spaces, nothing elsewhere."""
+
+    def wrap(func: F) -> F:
+        if not on_zero_gpu():
+            return func
+        import spaces  # the ZeroGPU package, installed on Spaces
+
+        return spaces.GPU(duration=duration)(func)
+
+    return wrap(fn) if fn is not None else wrap
