@@ -3,43 +3,30 @@
 Runs a few real training steps of :class:`gen_models.train.digits_gan.DigitGANTrainer` and
 :class:`gen_models.train.autoencoders.AETrainer` on the scikit-learn digits (1,500 training images), so the numbers
 say how long the *Classic labs* tab takes per epoch on this machine. Usage:
-python benchmarks/digits_training.py [--steps N] [--device cpu|cuda]
+python -m benchmarks.digits_training [--steps N] [--device cpu|cuda] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import torch  # noqa: E402
-
-from gen_models.core.device import get_device  # noqa: E402
-from gen_models.train.autoencoders import AEConfig, AETrainer, StepEvent  # noqa: E402
-from gen_models.train.digits_gan import DigitGANConfig, DigitGANTrainer  # noqa: E402
+from benchmarks.timing import add_json_option, device_meta, median_seconds, report, torch_sync
+from gen_models.core.device import get_device
+from gen_models.train.autoencoders import AEConfig, AETrainer, StepEvent
+from gen_models.train.digits_gan import DigitGANConfig, DigitGANTrainer
 
 
 def seconds_per_step(trainer, steps: int) -> float:
-    """Mean wall time of ``steps`` training steps after one warm-up step."""
+    """Median wall time of ``steps`` training steps after one warm-up step."""
     events = (e for e in trainer.run(10_000) if isinstance(e, StepEvent) or getattr(e, "kind", "") == "step")
-    next(events)
-    if trainer.device.type == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    for _ in range(steps):
-        next(events)
-    if trainer.device.type == "cuda":
-        torch.cuda.synchronize()
-    return (time.perf_counter() - start) / steps
+    return median_seconds(lambda: next(events), steps, warmup=1, sync=torch_sync(trainer.device))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--device", default=None)
+    add_json_option(parser)
     args = parser.parse_args()
     device = args.device or str(get_device())
     runs = [
@@ -50,14 +37,18 @@ def main() -> None:
         ("AE dense", lambda b: AETrainer(AEConfig("dense", source="sklearn", batch=b, device=device)), (64,)),
         ("AE conv", lambda b: AETrainer(AEConfig("conv", source="sklearn", batch=b, device=device)), (64,)),
     ]
-    print(f"device: {device}; {torch.get_num_threads()} CPU threads; scikit-learn digits; {args.steps} steps each")
-    print(f"{'model':<18}{'batch':>7}{'s/step':>10}{'steps/epoch':>13}{'s/epoch':>10}")
+    rows = []
     for name, make, batches in runs:
         for batch in batches:
             trainer = make(batch)
             step = seconds_per_step(trainer, args.steps)
             per_epoch = trainer.steps_per_epoch
-            print(f"{name:<18}{batch:>7}{step:>10.3f}{per_epoch:>13}{step * per_epoch:>10.1f}")
+            rows.append({"model": name, "batch": batch, "s_per_step": step, "steps_per_epoch": per_epoch,
+                         "s_per_epoch": step * per_epoch})
+    columns = [("model", "model"), ("batch", "batch"), ("s_per_step", "s/step", ".3f"),
+               ("steps_per_epoch", "steps/epoch"), ("s_per_epoch", "s/epoch", ".1f")]
+    report("digits_training", rows, columns,
+           {**device_meta(device), "data": "scikit-learn digits", "steps": args.steps}, args.json)
 
 
 if __name__ == "__main__":

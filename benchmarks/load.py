@@ -1,6 +1,6 @@
 """Load and fault benchmark: the app as a public server meets it, many clients at once and things going wrong.
 
-Starts ``python app.py`` (random weights in the official formats, staged by tests/staging.py; no download), then
+Starts ``python app.py`` (random weights in the official formats, staged by tests/fixtures/staging.py; no download), then
 runs ``--clients`` concurrent gradio_client clients, each making ``--requests`` calls over a mix of endpoints (age,
 digits, autoencoder, one render). It prints answered/failed and p50/p95 seconds per endpoint, the server's RSS
 before / peak / after, and the files left on disk, then waits one output TTL and counts the files older than it.
@@ -8,13 +8,14 @@ The fault pass then checks that each of these gets a clear message while the app
 the middle of a training request (the server must go idle), a weights file corrupted on disk, and a full output
 disk (a 4 MB tmpfs; needs root to mount, skipped otherwise).
 
-    python benchmarks/load.py [--clients 20] [--requests 5] [--json results.json] [--no-faults]
+    python -m benchmarks.load [--clients 20] [--requests 5] [--json PATH] [--no-faults] [--no-ttl-wait]
+
+The per-endpoint table and everything else measured are written to ``benchmarks/results/load.json`` (or ``--json``).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import socket
@@ -28,8 +29,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+from benchmarks.timing import add_json_option, report
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
 PHOTO = ROOT / "spaces" / "age" / "examples" / "astronaut.jpg"
 TTL_MINUTES = 1
 
@@ -246,12 +248,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--requests", type=int, default=5)
-    parser.add_argument("--json", type=Path, help="also write the results here")
+    add_json_option(parser)
     parser.add_argument("--no-faults", action="store_true")
     parser.add_argument("--no-ttl-wait", action="store_true", help="do not wait one TTL to count expired files")
     args = parser.parse_args()
 
-    from staging import stage_weights
+    from tests.fixtures.staging import stage_weights
 
     root = Path(tempfile.mkdtemp(prefix="load-bench-"))
     try:
@@ -291,9 +293,6 @@ def main() -> None:
 
     print(f"{result['clients']} clients × {result['requests_each']} requests: {result['answered']} answered, "
           f"{result['failed']} failed in {result['wall_s']} s")
-    print(f"{'endpoint':<20}{'answered':>9}{'p50 s':>8}{'p95 s':>8}")
-    for name, row in result["endpoints"].items():
-        print(f"{name:<20}{row['answered']:>9}{row['p50_s'] or '-':>8}{row['p95_s'] or '-':>8}")
     rss = result["rss_mb"]
     print(f"server RSS: {rss['at_start']} MB at start; with the models loaded (one warm-up request each) "
           f"{rss['before']} MB before, peak {rss['peak']} MB, after {rss['after']} MB")
@@ -306,8 +305,11 @@ def main() -> None:
         print(f"fault: {fault['fault']}: {verdict} — {detail}")
     for failure in result["failures"]:
         print(f"failure: {failure}")
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+    rows = [{"endpoint": name, **row} for name, row in result["endpoints"].items()]
+    print()
+    report("load", rows, [("endpoint", "endpoint"), ("answered", "answered"), ("p50_s", "p50 s", ".2f"),
+                          ("p95_s", "p95 s", ".2f")], {k: v for k, v in result.items() if k != "endpoints"},
+           args.json, title="seconds per request", show_meta=False)  # RSS, files and faults: printed above
 
 
 if __name__ == "__main__":

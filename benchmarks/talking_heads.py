@@ -5,7 +5,7 @@ runs the whole pipeline (decode, face box, crop, animate, H.264 encode with audi
 length, with a small FOMM so that a 60 s video finishes in minutes on a CPU; the model's own memory is the same
 for both lengths, so the difference shows what the video's length costs.
 
-Usage: python benchmarks/talking_heads.py [--frames N] [--batch B] [--skip-memory]
+Usage: python -m benchmarks.talking_heads [--frames N] [--batch B] [--repeat R] [--skip-memory] [--json PATH]
 """
 
 from __future__ import annotations
@@ -20,16 +20,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+import torch
+
+from benchmarks.timing import add_json_option, device_meta, median_seconds, report, torch_sync
+from gen_models.core.device import get_device
+from gen_models.pipelines.animate import animate_frames
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from gen_models.core.device import get_device  # noqa: E402
-from gen_models.pipelines.animate import animate_frames  # noqa: E402
-
 EXAMPLES = ROOT / "spaces" / "talking_heads" / "examples"
 SMALL_FOMM = {
     "kp_detector_params": {"block_expansion": 8, "max_features": 64, "num_blocks": 4},
@@ -50,15 +48,11 @@ def models(device: torch.device) -> dict[str, torch.nn.Module]:
     return found
 
 
-def frames_per_second(model: torch.nn.Module, frames: list[np.ndarray], batch: int) -> float:
-    list(animate_frames(model, frames[0], iter(frames[:batch]), batch=batch))  # warm-up
-    if model.parameters().__next__().is_cuda:
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    list(animate_frames(model, frames[0], iter(frames), batch=batch))
-    if model.parameters().__next__().is_cuda:
-        torch.cuda.synchronize()
-    return len(frames) / (time.perf_counter() - start)
+def frames_per_second(model: torch.nn.Module, frames: list[np.ndarray], batch: int, repeat: int = 1) -> float:
+    list(animate_frames(model, frames[0], iter(frames[:batch]), batch=batch))  # warm-up on one batch
+    sync = torch_sync(next(model.parameters()).device)
+    run = lambda: list(animate_frames(model, frames[0], iter(frames), batch=batch))  # noqa: E731
+    return len(frames) / median_seconds(run, repeat, warmup=0, sync=sync)
 
 
 def peak_rss_mb() -> float:
@@ -73,12 +67,12 @@ def peak_rss_mb() -> float:
 
 def memory_run(seconds: float, folder: Path) -> None:
     """(Child process) the full pipeline on a driver of ``seconds``; prints peak RSS in MB as JSON."""
-    from media_fixtures import driving_clip
     from PIL import Image
 
     from gen_models.core import registry
     from gen_models.models.fomm import FOMM
     from gen_models.pipelines.animate import animate
+    from tests.fixtures.media_fixtures import driving_clip
 
     weights = folder / "weights" / "fomm-vox"
     weights.mkdir(parents=True, exist_ok=True)
@@ -87,7 +81,7 @@ def memory_run(seconds: float, folder: Path) -> None:
                weights / "vox-cpk.pth.tar")
     manifest = {"version": 1, "weights": {"fomm-vox": {
         "repo_id": "bench/fomm", "filename": "vox-cpk.pth.tar", "revision": "main", "license": "mit",
-        "source": "https://example.org", "architecture": "fomm", "config": SMALL_FOMM}}}
+        "source": "https://example.org", "task": "talking-head", "architecture": "fomm", "config": SMALL_FOMM}}}
     (folder / "manifest.json").write_text(json.dumps(manifest))
     os.environ.update(GEN_MODELS_MANIFEST=str(folder / "manifest.json"), GEN_MODELS_WEIGHTS_DIR=str(folder / "weights"),
                       GEN_MODELS_OUTPUT_DIR=str(folder / "out"), GEN_MODELS_MAX_VIDEO_SECONDS="600")
@@ -105,7 +99,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--frames", type=int, default=None, help="driving frames per measurement")
     parser.add_argument("--batch", type=int, default=None, help="the batched size (default 8 CPU, 32 GPU)")
+    parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--memory-seconds", type=float, nargs="+", default=[5, 60], help="driver lengths to measure")
+    add_json_option(parser)
     parser.add_argument("--memory-run", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_run is not None:
@@ -118,22 +115,26 @@ def main() -> None:
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 256, (256, 256, 3), dtype=np.uint8) for _ in range(count)]
-    name = torch.cuda.get_device_name() if gpu else f"CPU ({torch.get_num_threads()} threads)"
-    print(f"device: {name}, {count} frames per measurement")
-    print(f"{'model':<16}{'batch 1 fps':>14}{f'batch {batch} fps':>16}")
-    for label, model in models(device).items():
-        print(f"{label:<16}{frames_per_second(model, frames, 1):>14.2f}{frames_per_second(model, frames, batch):>16.2f}")
+    rows = [{"model": label, "batch_1": frames_per_second(model, frames, 1, args.repeat),
+             "batched": frames_per_second(model, frames, batch, args.repeat)} for label, model in models(device).items()]
+    meta = {**device_meta(device), "frames": count, "repeat": args.repeat}
+    report("talking_heads", rows, [("model", "model"), ("batch_1", "batch 1 fps", ".2f"),
+                                   ("batched", f"batch {batch} fps", ".2f")], meta, args.json)
     if args.skip_memory:
         return
-    print("\nwhole pipeline, small FOMM, 25 fps driver with sound")
-    print(f"{'driver':>8}{'frames':>8}{'peak RSS MB':>14}{'time s':>9}")
-    for seconds in (5, 60):
-        out = subprocess.run([sys.executable, __file__, "--memory-run", str(seconds)], capture_output=True, text=True)
+    memory = []
+    for seconds in args.memory_seconds:
+        out = subprocess.run([sys.executable, "-m", "benchmarks.talking_heads", "--memory-run", str(seconds)],
+                             cwd=ROOT, capture_output=True, text=True)
         if out.returncode:
             print(out.stderr[-2000:])
             continue
-        row = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"{seconds:>7}s{row['frames']:>8}{row['peak_mb']:>14.0f}{row['took_s']:>9.1f}")
+        memory.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    json_path = args.json.with_name(args.json.stem + "_memory" + args.json.suffix) if args.json else None
+    print()
+    report("talking_heads_memory", memory, [("seconds", "driver s", "g"), ("frames", "frames"),
+                                            ("peak_mb", "peak RSS MB", ".0f"), ("took_s", "time s", ".1f")],
+           {"pipeline": "whole pipeline, small FOMM, 25 fps driver with sound"}, json_path)
 
 
 if __name__ == "__main__":

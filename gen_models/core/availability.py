@@ -14,7 +14,6 @@ from pathlib import Path
 from gen_models.core import hub
 from gen_models.core.errors import ManifestError
 from gen_models.core.manifest import WeightsEntry, load_manifest
-from gen_models.core.registry import BUNDLED
 
 
 @dataclass(frozen=True)
@@ -34,6 +33,8 @@ class WeightsStatus:
 
 def origin(entry: WeightsEntry) -> str:
     """Where the entry's file comes from, in one short string."""
+    if entry.kind in ("bundled", "package"):
+        return "bundled"
     if entry.url:
         return entry.url
     prefix = "" if entry.repo_type == "model" else f"{entry.repo_type}s/"
@@ -43,14 +44,13 @@ def origin(entry: WeightsEntry) -> str:
 def weights_status(names: Iterable[str]) -> list[WeightsStatus]:
     """The status of each named weights entry (manifest or bundled), in order, without network access.
     Unknown names raise ManifestError."""
-    manifest, statuses = None, []
+    manifest, statuses = load_manifest(), []
     for name in names:
-        if name in BUNDLED:
-            model = BUNDLED[name]
-            statuses.append(WeightsStatus(name, model.description, None, model.license, "bundled", True, True))
-            continue
-        manifest = manifest or load_manifest()
         entry = manifest[name]
+        if entry.kind in ("bundled", "package"):
+            statuses.append(WeightsStatus(name, entry.description, entry.size, entry.license, "bundled", True, True,
+                                          entry.bundled_path))
+            continue
         path = hub.cached_path(entry)
         statuses.append(WeightsStatus(name, entry.description, entry.size, entry.license, origin(entry),
                                       path is not None, False, path))
@@ -61,6 +61,7 @@ def download_weights(name: str, progress: hub.Progress | None = None) -> Path:
     """Download (if needed) and verify the manifest entry ``name``; ``progress(done, total)`` hears the bytes as
     they arrive (total may be None). Raises WeightsUnavailableError / WeightsIntegrityError with their usual
     messages, and ManifestError for a bundled or unknown name."""
-    if name in BUNDLED:
+    entry = load_manifest()[name]
+    if entry.kind in ("bundled", "package"):
         raise ManifestError(f"'{name}' is bundled with an installed package: there is nothing to download")
-    return hub.weights_path(load_manifest()[name], progress=progress)
+    return hub.weights_path(entry, progress=progress)

@@ -1,18 +1,19 @@
 """Where models run: CUDA, then Apple MPS, then CPU; half precision only where it is safe; ZeroGPU on Spaces.
 
 ``GEN_MODELS_DEVICE`` (``cpu``, ``cuda``, ``cuda:1``, ``mps``) overrides the choice; ``GEN_MODELS_HALF=0`` turns
-half precision off everywhere.
+half precision off everywhere (both read by :mod:`gen_models.core.settings`).
 """
 
 from __future__ import annotations
 
 import functools
-import os
+import os  # SPACES_ZERO_GPU only: GEN_MODELS_* are read by gen_models.core.settings
 from collections.abc import Callable
 from typing import TypeVar
 
 import torch
 
+from gen_models.core import settings
 from gen_models.core.errors import GenModelsError
 
 F = TypeVar("F", bound=Callable)
@@ -44,12 +45,12 @@ def _resolve(requested: str) -> torch.device:
 
 def get_device() -> torch.device:
     """The device models should use now (env override, else CUDA → MPS → CPU)."""
-    return _resolve(os.environ.get("GEN_MODELS_DEVICE", "").strip().lower())
+    return _resolve(settings.device() or "")
 
 
 def half_allowed(device: torch.device, *, model_supports_half: bool) -> bool:
     """Half precision only on CUDA, only for models known to be accurate in it, and only unless disabled."""
-    if os.environ.get("GEN_MODELS_HALF", "1").strip().lower() in {"0", "false", "no", "off"}:
+    if not settings.half_enabled():
         return False
     return device.type == "cuda" and model_supports_half
 

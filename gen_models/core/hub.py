@@ -18,7 +18,6 @@ file within ``_START_SECONDS`` is given up on (the host is then remembered as un
 from __future__ import annotations
 
 import contextvars
-import dataclasses
 import hashlib
 import os
 import threading
@@ -34,6 +33,7 @@ from huggingface_hub import constants as hf_constants
 from huggingface_hub import errors as hf_errors
 from huggingface_hub.utils import tqdm as hf_tqdm
 
+from gen_models.core import settings
 from gen_models.core.errors import WeightsIntegrityError, WeightsUnavailableError
 from gen_models.core.manifest import WeightsEntry
 
@@ -73,10 +73,7 @@ def _cache_dir() -> str | None:
 
 
 def _retry_seconds() -> float:
-    try:
-        return max(0.0, float(os.environ.get("GEN_MODELS_HUB_RETRY_SECONDS", "300")))
-    except ValueError:
-        return 300.0
+    return settings.hub_retry_seconds()
 
 
 def _host(url: str) -> str:
@@ -147,17 +144,21 @@ def prefetch_hint(entry: WeightsEntry) -> str:
 
 
 def describe(entry: WeightsEntry) -> str:
+    if entry.kind in ("bundled", "package"):
+        return f"'{entry.name}' (gen_models/bundled/{entry.bundled})" if entry.bundled else f"'{entry.name}' ({entry.package})"
     if entry.url:
         return f"'{entry.name}' ({entry.url})"
     return f"'{entry.name}' ({entry.repo_id}/{entry.filename} @ {entry.revision})"
 
 
 def _url_cache_file(entry: WeightsEntry) -> Path:
-    root = Path(os.environ.get("GEN_MODELS_CACHE") or Path.home() / ".cache" / "gen_models")
+    root = settings.cache_dir()
     return root / "urls" / hashlib.sha1(entry.url.encode()).hexdigest()[:16] / entry.basename
 
 
 def _entry_key(entry: WeightsEntry) -> str:
+    if entry.kind == "bundled":
+        return f"bundled:{entry.bundled}"
     return entry.url or f"{entry.repo_type}:{entry.repo_id}:{entry.revision}:{entry.filename}"
 
 
@@ -171,10 +172,10 @@ def sha256_file(path: str | Path) -> str:
 
 def local_override(entry: WeightsEntry) -> Path | None:
     """The file in ``$GEN_MODELS_WEIGHTS_DIR/<name>/``, if that folder is set and has it."""
-    root = os.environ.get("GEN_MODELS_WEIGHTS_DIR")
-    if not root:
+    root = settings.weights_dir()
+    if root is None:
         return None
-    candidate = Path(root) / entry.name / entry.basename
+    candidate = root / entry.name / entry.basename
     return candidate if candidate.is_file() else None
 
 
@@ -183,6 +184,10 @@ def cached_path(entry: WeightsEntry) -> Path | None:
     local = local_override(entry)
     if local:
         return local
+    if entry.kind == "package":
+        return None
+    if entry.kind == "bundled":
+        return entry.bundled_path if entry.bundled_path.is_file() else None
     if entry.url:
         path = _url_cache_file(entry)
         return path if path.is_file() else None
@@ -368,10 +373,23 @@ def weights_path(entry: WeightsEntry, *, force: bool = False, progress: Progress
     local = local_override(entry)
     if local and not force:
         return _verify(entry, local, from_cache=False)
+    if entry.kind in ("bundled", "package"):
+        return _shipped(entry)
     with _lock_for(entry), _file_lock(entry):
         cached = None if force else cached_path(entry)
         path = cached or _download(entry, force=force, progress=progress)
         return _verify(entry, path, from_cache=True)
+
+
+def _shipped(entry: WeightsEntry) -> Path:
+    """A file that comes with an installed package: never downloaded, always verified."""
+    if entry.kind == "package":
+        raise WeightsUnavailableError(f"'{entry.name}' is made of files the {entry.package} package ships; "
+                                      "it has no weights file of its own")
+    path = entry.bundled_path
+    if not path.is_file():
+        raise WeightsUnavailableError(f"{entry.bundled} is missing from gen_models/bundled; reinstall the package")
+    return _verify(entry, path, from_cache=False)
 
 
 def is_cached(entry: WeightsEntry) -> bool:
@@ -379,8 +397,8 @@ def is_cached(entry: WeightsEntry) -> bool:
 
 
 def resolve_commit(entry: WeightsEntry) -> str:
-    """The commit the entry's revision points at now (asks the Hub); plain-url entries have none."""
-    if entry.url:
+    """The commit the entry's revision points at now (asks the Hub); other source kinds have none."""
+    if entry.kind != "hub":
         return ""
     if offline():
         raise _unavailable(entry, "locking needs the Hub, but offline mode is on (HF_HUB_OFFLINE)")
@@ -399,6 +417,8 @@ def resolve_commit(entry: WeightsEntry) -> str:
 
 def lock_entry(entry: WeightsEntry) -> WeightsEntry:
     """Download the entry and return it pinned: resolved commit, sha256 and size of the file."""
+    if entry.kind == "package":
+        return entry
     commit = resolve_commit(entry)
     path = weights_path(entry)
-    return dataclasses.replace(entry, revision=commit, sha256=sha256_file(path), size=path.stat().st_size)
+    return entry.model_copy(update={"revision": commit, "sha256": sha256_file(path), "size": path.stat().st_size})

@@ -1,45 +1,31 @@
 """What one request may ask of a shared server, and how many training runs it holds at once.
 
 The app sits behind share links and on public Spaces, so every request that trains has bounds. Each refusal names
-the limit and the environment variable that raises it; values are read on each check, so a running test or admin
-can change them. The command-line trainers (``python -m gen_models.train``) are not bounded: they run on the
-user's own machine.
+the limit and the environment variable that raises it; values are read (by :mod:`gen_models.core.settings`) on each
+check, so a running test or admin can change them. The command-line trainers (``python -m gen_models.train``) are
+not bounded: they run on the user's own machine.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 from collections.abc import Iterator
 
+from gen_models.core import settings
 from gen_models.core.errors import InputError
 
 
-def positive_int_env(name: str, default: int) -> int:
-    """``name`` as a positive whole number (``default`` when unset or empty); anything else is a configuration error."""
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(float(raw))
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise ValueError(f"{name} must be a positive whole number, got {raw!r}")
-    return value
-
-
 def max_epochs() -> int:
-    return positive_int_env("GEN_MODELS_MAX_EPOCHS", 100)
+    return settings.max_epochs()
 
 
 def max_steps() -> int:
-    return positive_int_env("GEN_MODELS_MAX_STEPS", 20_000)
+    return settings.max_steps()
 
 
 def max_training_runs() -> int:
-    return positive_int_env("GEN_MODELS_MAX_TRAINING_RUNS", 2)
+    return settings.max_training_runs()
 
 
 def check_training(epochs: int, steps: int) -> None:
@@ -73,7 +59,7 @@ def training_slot() -> Iterator[None]:
 
 
 def max_video_megapixels() -> int:
-    return positive_int_env("GEN_MODELS_MAX_VIDEO_MEGAPIXELS", 2000)
+    return settings.max_video_megapixels()
 
 
 def check_video_pixels(pixels: float, pasted_back: bool = False) -> None:

@@ -28,14 +28,26 @@ import numpy as np
 from PIL import ExifTags, Image, PngImagePlugin, UnidentifiedImageError, features
 from PIL.JpegImagePlugin import JpegImageFile
 
+from gen_models.core import settings
 from gen_models.core.errors import InputError
-from gen_models.core.limits import positive_int_env
 
-MAX_PIXELS: int = positive_int_env("GEN_MODELS_MAX_PIXELS", 50_000_000)
-"""Largest image (width × height) decoded at full size; larger JPEGs are decoded reduced, others refused."""
+MAX_PIXELS: int | None = None
+"""Largest image (width × height) decoded at full size; larger JPEGs are decoded reduced, others refused.
+None (the default): ``GEN_MODELS_MAX_PIXELS``, read on each call; a number set here overrides it."""
 
-MAX_SIDE: int = positive_int_env("GEN_MODELS_MAX_SIDE", 4096)
-"""Working size: decoded images are downscaled so that their longer side is at most this many pixels."""
+MAX_SIDE: int | None = None
+"""Working size: decoded images are downscaled so that their longer side is at most this many pixels.
+None (the default): ``GEN_MODELS_MAX_SIDE``, read on each call; a number set here overrides it."""
+
+
+def current_max_pixels() -> int:
+    """The pixel limit in force now: MAX_PIXELS if set, else ``GEN_MODELS_MAX_PIXELS`` (default 50 MP)."""
+    return settings.max_pixels() if MAX_PIXELS is None else MAX_PIXELS
+
+
+def current_max_side() -> int:
+    """The working size in force now: MAX_SIDE if set, else ``GEN_MODELS_MAX_SIDE`` (default 4096 px)."""
+    return settings.max_side() if MAX_SIDE is None else MAX_SIDE
 
 UPLOAD_NAME = "upload"
 """The name used in messages for an image given as bytes."""
@@ -129,9 +141,9 @@ def _mp(pixels: float) -> str:
 
 
 def _pixel_limit() -> int:
-    """MAX_PIXELS, or Pillow's own limit where that is lower (its guard is never loosened)."""
-    pillow_limit = Image.MAX_IMAGE_PIXELS
-    return min(MAX_PIXELS, int(pillow_limit)) if pillow_limit else MAX_PIXELS
+    """current_max_pixels(), or Pillow's own limit where that is lower (its guard is never loosened)."""
+    pillow_limit, limit = Image.MAX_IMAGE_PIXELS, current_max_pixels()
+    return min(limit, int(pillow_limit)) if pillow_limit else limit
 
 
 def _too_large(name: str, size: tuple[int, int], limit: int) -> InputError:
@@ -318,9 +330,9 @@ def load_image(source: str | os.PathLike | bytes, *, max_side: int | None = None
     Anything the user can get wrong (not an image, truncated, too large, unsupported mode) raises
     :class:`InputError` naming the file. Animated images give their first frame; transparency is flattened
     onto white; 16-bit and float images are scaled to 8 bits; the longer side is reduced to ``max_side``
-    (default ``MAX_SIDE``). Each such change is described in ``notes``.
+    (default :func:`current_max_side`). Each such change is described in ``notes``.
     """
-    max_side = MAX_SIDE if max_side is None else max_side
+    max_side = current_max_side() if max_side is None else max_side
     if max_side < 1:
         raise ValueError(f"max_side must be positive, got {max_side}")
     name = UPLOAD_NAME if isinstance(source, (bytes, bytearray, memoryview)) else Path(source).name

@@ -11,7 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-from gen_models.core.limits import positive_int_env
+from gen_models.core import settings
 
 _private_outputs: Path | None = None
 _private_guard = threading.Lock()
@@ -21,9 +21,8 @@ def output_dir() -> Path:
     """Where outputs go: ``GEN_MODELS_OUTPUT_DIR``, else a folder of this process's own in the system temp folder
     (created on first use, removed when the process exits), so two instances on one machine never share files."""
     global _private_outputs
-    named = os.environ.get("GEN_MODELS_OUTPUT_DIR")
-    if named:
-        folder = Path(named)
+    folder = settings.output_dir()
+    if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
         return folder
     with _private_guard:
@@ -35,7 +34,7 @@ def output_dir() -> Path:
 
 def output_ttl_seconds() -> int:
     """How long results are kept: ``GEN_MODELS_OUTPUT_TTL_MINUTES`` (default 60) in seconds."""
-    return 60 * positive_int_env("GEN_MODELS_OUTPUT_TTL_MINUTES", 60)
+    return 60 * settings.output_ttl_minutes()
 
 
 def remove_expired(folder: str | os.PathLike, max_age_s: float, now: float | None = None) -> int:

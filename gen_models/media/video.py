@@ -4,7 +4,6 @@ looping GIFs through Pillow. Both carry a "synthetic" label in their metadata; :
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from collections.abc import Iterable, Iterator
@@ -15,6 +14,7 @@ import imageio_ffmpeg
 import numpy as np
 from PIL import Image
 
+from gen_models.core import settings
 from gen_models.core.errors import InputError
 from gen_models.media.image import SOFTWARE
 
@@ -125,17 +125,12 @@ def probe(path: str | Path) -> VideoInfo:
 
 
 MAX_VIDEO_SECONDS_ENV = "GEN_MODELS_MAX_VIDEO_SECONDS"
-DEFAULT_MAX_VIDEO_SECONDS = 60.0
+DEFAULT_MAX_VIDEO_SECONDS = float(settings.VARIABLES[MAX_VIDEO_SECONDS_ENV].default)
 
 
 def max_video_seconds() -> float:
     """The longest driving video accepted (``GEN_MODELS_MAX_VIDEO_SECONDS``, default 60 s)."""
-    raw = os.environ.get(MAX_VIDEO_SECONDS_ENV, "").strip()
-    try:
-        value = float(raw) if raw else DEFAULT_MAX_VIDEO_SECONDS
-    except ValueError:
-        value = DEFAULT_MAX_VIDEO_SECONDS
-    return value if value > 0 else DEFAULT_MAX_VIDEO_SECONDS
+    return settings.max_video_seconds()
 
 
 @dataclass(frozen=True)

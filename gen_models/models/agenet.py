@@ -15,8 +15,10 @@ sees 384·7·7 = 18,816 inputs. The model stays float32: LRN squares activations
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -24,6 +26,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from gen_models.core.errors import InputError, WeightsIntegrityError
+from gen_models.models._config import config_from_dict
+
+if TYPE_CHECKING:
+    from gen_models.media.face import Face
 
 AGE_BUCKETS = ["(0-2)", "(4-6)", "(8-12)", "(15-20)", "(25-32)", "(38-43)", "(48-53)", "(60-100)"]
 # Approximate age in years for each bucket, for an expected age = Σ p_i · midpoint_i. The paper reports buckets only
@@ -33,6 +39,27 @@ BUCKET_MIDPOINTS = (1.0, 5.0, 10.0, 17.5, 28.5, 40.5, 50.5, 70.0)
 MEAN_BGR = (78.4263377603, 87.7689143744, 114.895847746)  # per-channel means of the OpenCV recipe, B, G, R
 INPUT_SIZE = 227
 PARAM_COUNT = 11_415_048  # floats in the released net (× 4 bytes ≈ the 45.66 MB file)
+MARGIN = 0.4  # AgeNet was trained on Adience crops that include hair and chin: grow the HOG box by 40%/side
+AGENET_MARGIN = MARGIN
+
+
+@dataclass(frozen=True)
+class Config:
+    """AgeNet settings.
+
+    * ``num_classes``: output buckets of ``fc8`` (8, the Adience age groups of :data:`AGE_BUCKETS`).
+    """
+
+    num_classes: int = 8
+
+    def __post_init__(self) -> None:
+        if self.num_classes < 1:
+            raise ValueError(f"num_classes must be positive, got {self.num_classes}")
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any] | None) -> Config:
+        """The catalog's ``config`` object (e.g. ``{"num_classes": 8}``); unknown keys are errors."""
+        return config_from_dict(cls, raw, "agenet")
 
 # ------------------------------------------------------------------------------------------------------------------
 # Protobuf wire format, just enough for caffe.proto (BVLC/caffe @ 9b89154, src/caffe/proto/caffe.proto):
@@ -218,7 +245,7 @@ def caffe_to_state_dict(
 class AgeNet(nn.Module):
     """The Levi-Hassner network; submodule names are the Caffe layer names, so checkpoints load with strict keys."""
 
-    def __init__(self, num_classes: int = 8) -> None:
+    def __init__(self, num_classes: int = Config.num_classes) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(3, 96, 7, stride=4)
         self.conv2 = nn.Conv2d(96, 256, 5, padding=2)
@@ -244,6 +271,33 @@ class AgeNet(nn.Module):
     def probabilities(self, x: torch.Tensor) -> torch.Tensor:
         """Softmax over the buckets (the deploy net's ``prob`` output)."""
         return torch.softmax(self.forward(x), dim=1)
+
+    def predict_crops(self, crops: Sequence[np.ndarray]) -> list[dict]:
+        """One result per RGB uint8 face crop: rough age in years, the likeliest bucket, bucket and class
+        probabilities (rounded as the API returns them)."""
+        device = next(self.parameters()).device
+        with torch.inference_mode():
+            probs = self.probabilities(preprocess_batch(crops).to(device)).float().cpu().numpy()
+        ages = probs @ np.asarray(BUCKET_MIDPOINTS, dtype=np.float32)
+        return [
+            {
+                "age": round(float(ages[i]), 2),
+                "age_bucket": AGE_BUCKETS[int(np.argmax(probs[i]))],
+                "buckets": {b: round(float(p), 5) for b, p in zip(AGE_BUCKETS, probs[i])},
+                "probabilities": [round(float(p), 6) for p in probs[i]],
+            }
+            for i in range(len(crops))
+        ]
+
+    def predict_faces(self, rgb: np.ndarray, faces: list[Face], whole_image: bool) -> list[dict]:
+        """One result per face: square crops around each box grown by :data:`MARGIN` (the whole image per face when
+        ``whole_image``), as Adience was cropped; see :meth:`predict_crops`."""
+        if not faces:
+            return []
+        from gen_models.media.face import square_crop
+
+        crops = [rgb if whole_image else square_crop(rgb, face.box, MARGIN) for face in faces]
+        return self.predict_crops(crops)
 
 
 def _as_rgb(face: np.ndarray) -> np.ndarray:
@@ -288,20 +342,31 @@ def expected_age(probabilities: torch.Tensor | np.ndarray) -> np.ndarray:
     return np.asarray(probs, dtype=np.float32) @ np.asarray(BUCKET_MIDPOINTS, dtype=np.float32)
 
 
-def load_agenet(path: str | Path, device: str | torch.device | None = None, num_classes: int = 8) -> AgeNet:
-    """An AgeNet in eval mode from the official ``.caffemodel`` or a ``.safetensors`` with the same keys (CPU if no
-    device is given). Raises WeightsIntegrityError when the file cannot be read or does not fit the network."""
+def build(config: Config) -> AgeNet:
+    """An AgeNet with fresh (random) weights."""
+    return AgeNet(config.num_classes)
+
+
+def load(path: str | Path, config: Config) -> AgeNet:
+    """An AgeNet in eval mode on the CPU from the official ``.caffemodel`` or a ``.safetensors`` with the same keys.
+    Raises WeightsIntegrityError when the file cannot be read or does not fit ``build(config)``."""
     from gen_models.core.checkpoint import load_checkpoint, load_strict
 
     path = Path(path)
     if path.suffix == ".safetensors":
         state = load_checkpoint(path)
     else:
-        state = caffe_to_state_dict(read_caffemodel(path), num_classes, path.name)
-    model = load_strict(AgeNet(num_classes), state, path.name)
-    return model.eval().to(torch.device(device) if device is not None else torch.device("cpu"))
+        state = caffe_to_state_dict(read_caffemodel(path), config.num_classes, path.name)
+    return load_strict(build(config), state, path.name).eval()
+
+
+def load_agenet(path: str | Path, device: str | torch.device | None = None,
+                num_classes: int = Config.num_classes) -> AgeNet:
+    """:func:`load` with ``num_classes``, moved to ``device`` (CPU if none is given)."""
+    model = load(path, Config(num_classes=num_classes))
+    return model.to(torch.device(device) if device is not None else torch.device("cpu"))
 
 
 def from_manifest(path: Path, config: dict, device: torch.device) -> AgeNet:
-    """Registry loader for ``architecture: agenet`` entries (``config.num_classes``, default 8)."""
-    return load_agenet(path, device, int(config.get("num_classes", 8)))
+    """Registry loader: :func:`load` with ``Config.from_dict(config)``, moved to ``device``."""
+    return load(path, Config.from_dict(config)).to(device)

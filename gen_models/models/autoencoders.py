@@ -11,18 +11,16 @@ scores by reconstruction error against non-digit probes made offline (noise imag
 built-in font), and a 2-D PCA map of the codes whose points decode back to images.
 
 Bundled models (trained with :mod:`gen_models.train.autoencoders` on the offline scikit-learn digits) live in
-``bundled/autoencoders`` beside a ``models.json`` card that pins each file's sha256.
+``bundled/autoencoders``; their catalog entries pin each file's sha256 and record the recipe.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import string
-import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +32,7 @@ from torch import nn
 from gen_models.core.checkpoint import load_checkpoint, load_strict
 from gen_models.core.device import get_device
 from gen_models.core.errors import InputError, WeightsIntegrityError, WeightsUnavailableError
+from gen_models.models._config import config_from_dict
 
 SIZE = 28
 LATENT = 32
@@ -102,6 +101,52 @@ class ConvAE(_AutoEncoder):
 
 AutoEncoder = DenseAE | ConvAE
 ARCHS: dict[str, type[nn.Module]] = {"dense": DenseAE, "conv": ConvAE}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Digit autoencoder settings.
+
+    * ``arch``: ``"dense"`` or ``"conv"`` (default ``"dense"``);
+    * ``latent_dim``: code size (32).
+    """
+
+    arch: str = "dense"
+    latent_dim: int = LATENT
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHS:
+            raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {self.arch!r}")
+        if self.latent_dim < 1:
+            raise ValueError(f"latent_dim must be positive, got {self.latent_dim}")
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any] | None) -> Config:
+        """The catalog's ``config`` object (e.g. ``{"arch": "conv"}``); unknown keys are errors."""
+        return config_from_dict(cls, raw, "autoencoder")
+
+
+def build(config: Config) -> AutoEncoder:
+    """An autoencoder with fresh (random) weights."""
+    return ARCHS[config.arch](config.latent_dim)
+
+
+def load(path: str | Path, config: Config) -> AutoEncoder:
+    """A safetensors file written by the trainer's ``export``, loaded strictly into ``build(config)``; an architecture
+    named in its metadata must be ``config.arch``. Eval mode, no gradients, CPU."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsUnavailableError(f"{path} does not exist")
+    state = load_checkpoint(path)
+    arch = read_metadata(path).get("arch")
+    if arch is not None and arch != config.arch:
+        raise WeightsIntegrityError(f"{path.name} holds a {arch!r} autoencoder, but its config says {config.arch!r}")
+    return load_strict(build(config), state, path.name).eval().requires_grad_(False)
+
+
+def from_manifest(path: Path, config: dict, device: torch.device) -> AutoEncoder:
+    """Registry loader: :func:`load` with ``Config.from_dict(config)``, moved to ``device``."""
+    return load(path, Config.from_dict(config)).to(device)
 
 
 def build_model(arch: str) -> AutoEncoder:
@@ -471,7 +516,7 @@ def load_model(path: str | Path, device: torch.device | str | None = None) -> Au
 
 @dataclass(frozen=True)
 class BundledAE:
-    """One bundled autoencoder as its card in ``models.json`` describes it."""
+    """One bundled autoencoder as its catalog entry (and training recipe) describes it."""
 
     name: str
     arch: str
@@ -491,44 +536,25 @@ class BundledAE:
 
 
 def bundled_models() -> dict[str, BundledAE]:
-    """The bundled autoencoders by name (read from ``bundled/autoencoders/models.json``)."""
-    return dict(_bundled())
+    """The catalog's autoencoders by name (``task: autoencoder`` entries; their recipes say how each was trained)."""
+    from gen_models.core.manifest import load_manifest
 
-
-@lru_cache(maxsize=1)
-def _bundled() -> tuple[tuple[str, BundledAE], ...]:
-    card = BUNDLE_DIR / "models.json"
-    if not card.is_file():
-        return ()
-    entries = json.loads(card.read_text())["models"]
-    out = []
-    for e in entries:
-        denoise = (str(e["denoise"]["kind"]), float(e["denoise"]["strength"])) if e.get("denoise") else None
-        out.append((e["name"], BundledAE(e["name"], e["arch"], denoise, e["data"], int(e["epochs"]), int(e["seed"]),
-                                         e["file"], e["sha256"], float(e["test_mse"]), float(e["mean_image_mse"]),
-                                         e.get("description", ""))))
-    return tuple(out)
-
-
-_load_lock = threading.Lock()
+    out = {}
+    for e in load_manifest().for_task("autoencoder"):
+        r = e.recipe or {}
+        denoise = (str(r["denoise"]["kind"]), float(r["denoise"]["strength"])) if r.get("denoise") else None
+        out[e.name] = BundledAE(e.name, str(e.config.get("arch", "dense")), denoise, str(r.get("data", "")),
+                                int(r.get("epochs", 0)), int(r.get("seed", 0)), e.basename, e.sha256,
+                                float(r.get("test_mse", "nan")), float(r.get("mean_image_mse", "nan")), e.description)
+    return out
 
 
 def load_bundled(name: str, device: torch.device | str | None = None) -> AutoEncoder:
-    """A bundled autoencoder, checked against its sha256, ready for inference; loaded once per device."""
-    models = bundled_models()
-    if name not in models:
-        raise InputError(f"no bundled autoencoder named {name!r}; available: {', '.join(models) or 'none'}")
-    device = torch.device(device) if device is not None else get_device()
-    with _load_lock:
-        return _load_bundled(name, str(device))
+    """A catalog autoencoder, checked against its sha256, ready for inference (the registry's one cache when
+    ``device`` is the default)."""
+    from gen_models.core import registry
 
-
-@lru_cache(maxsize=16)
-def _load_bundled(name: str, device: str) -> AutoEncoder:
-    info = bundled_models()[name]
-    if not info.path.is_file():
-        raise WeightsUnavailableError(f"the bundled file {info.file} is missing from {BUNDLE_DIR}")
-    digest = hashlib.sha256(info.path.read_bytes()).hexdigest()
-    if digest != info.sha256:
-        raise WeightsIntegrityError(f"{info.file} does not match the sha256 in models.json ({digest} vs {info.sha256})")
-    return load_model(info.path, device)
+    registry.require(name, "autoencoder")
+    if device is None or torch.device(device) == get_device():
+        return registry.load(name)
+    return registry.create(name, device=torch.device(device))

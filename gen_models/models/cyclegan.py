@@ -23,6 +23,7 @@ and the tanh output is mapped back.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +34,39 @@ from torch import nn
 
 from gen_models.core.checkpoint import load_checkpoint, load_strict
 from gen_models.core.errors import WeightsIntegrityError
+from gen_models.models._config import config_from_dict
 
 N_DOWNSAMPLING = 2
 SIZE_MULTIPLE = 4  # 2 stride-2 convolutions down, 2 up: sides must be multiples of 2**N_DOWNSAMPLING
+
+
+@dataclass(frozen=True)
+class Config:
+    """CycleGAN ``ResnetGenerator`` settings (the official ``--netG resnet_9blocks --norm instance --no_dropout``).
+
+    * ``direction``: a label only, e.g. ``"horse2zebra"`` (None); it does not change the network;
+    * ``input_nc`` / ``output_nc``: image channels in and out (3, 3);
+    * ``ngf``: filters of the first conv (64);
+    * ``n_blocks``: residual blocks (9).
+    """
+
+    direction: str | None = None
+    input_nc: int = 3
+    output_nc: int = 3
+    ngf: int = 64
+    n_blocks: int = 9
+
+    def __post_init__(self) -> None:
+        if self.n_blocks < 0:
+            raise ValueError(f"n_blocks must be at least 0, got {self.n_blocks}")
+        for name in ("input_nc", "output_nc", "ngf"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any] | None) -> Config:
+        """The catalog's ``config`` object (e.g. ``{"direction": "horse2zebra"}``); unknown keys are errors."""
+        return config_from_dict(cls, raw, "cyclegan")
 
 
 def _instance_norm(channels: int) -> nn.InstanceNorm2d:
@@ -67,7 +98,8 @@ class ResnetGenerator(nn.Module):
 
     kind = "cyclegan"
 
-    def __init__(self, input_nc: int = 3, output_nc: int = 3, ngf: int = 64, n_blocks: int = 9) -> None:
+    def __init__(self, input_nc: int = Config.input_nc, output_nc: int = Config.output_nc, ngf: int = Config.ngf,
+                 n_blocks: int = Config.n_blocks) -> None:
         super().__init__()
         if n_blocks < 0:
             raise ValueError(f"n_blocks must be at least 0, got {n_blocks}")
@@ -123,19 +155,29 @@ def _state_dict(raw: Any, source: str) -> dict[str, torch.Tensor]:
     return dict(raw)
 
 
-def load_cyclegan(path: str | Path, ngf: int = 64, n_blocks: int = 9) -> ResnetGenerator:
+def build(config: Config) -> ResnetGenerator:
+    """A CycleGAN generator with fresh (random) weights."""
+    return ResnetGenerator(config.input_nc, config.output_nc, config.ngf, config.n_blocks)
+
+
+def load(path: str | Path, config: Config) -> ResnetGenerator:
     """An official CycleGAN generator file (48 keys, or up to 117 with the old InstanceNorm buffers), loaded with
-    strict keys after the official InstanceNorm patch, in eval mode on the CPU."""
+    strict keys into ``build(config)`` after the official InstanceNorm patch, in eval mode on the CPU."""
     source = Path(path).name
     state = _state_dict(load_checkpoint(path), source)
-    model = ResnetGenerator(ngf=ngf, n_blocks=n_blocks)
+    model = build(config)
     load_strict(model, drop_instance_norm_stats(model, state), source)
     return model.eval()
 
 
+def load_cyclegan(path: str | Path, ngf: int = Config.ngf, n_blocks: int = Config.n_blocks) -> ResnetGenerator:
+    """:func:`load` with ``ngf`` and ``n_blocks`` set (the rest of :class:`Config` at its defaults)."""
+    return load(path, Config(ngf=ngf, n_blocks=n_blocks))
+
+
 def from_manifest(path: Path, config: dict, device: torch.device) -> ResnetGenerator:
-    """Registry loader; ``config`` may set ``ngf`` (64) and ``n_blocks`` (9, ``resnet_9blocks``)."""
-    return load_cyclegan(path, int(config.get("ngf", 64)), int(config.get("n_blocks", 9))).to(device)
+    """Registry loader: :func:`load` with ``Config.from_dict(config)``, moved to ``device``."""
+    return load(path, Config.from_dict(config)).to(device)
 
 
 def network_size(height: int, width: int, max_side: int = 512) -> tuple[int, int]:

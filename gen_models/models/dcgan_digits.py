@@ -14,18 +14,16 @@
 
 Both discriminators return logits (the sigmoid lives in the loss, ``BCEWithLogitsLoss``, for numerical safety).
 Generator files are safetensors whose metadata names the architecture, so :func:`load_generator` rebuilds the
-right network; the bundled ones and their training record are listed in ``bundled/digits/models.json``.
+right network; the bundled ones and their training record are catalog entries (``task: digits-generation``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,8 +32,9 @@ from torch.nn import functional as F
 
 from gen_models.core.checkpoint import load_checkpoint, load_strict
 from gen_models.core.device import get_device
-from gen_models.core.errors import InputError, WeightsIntegrityError, WeightsUnavailableError
+from gen_models.core.errors import InputError, WeightsIntegrityError
 from gen_models.core.latent import z_from_seeds
+from gen_models.models._config import config_from_dict
 
 SIZE = 28
 ARCHS = ("tutorial", "lab")
@@ -61,7 +60,22 @@ class SeededDropout(nn.Module):
         return x * keep.to(x.device, x.dtype) / (1 - self.p)
 
 
-class TutorialGenerator(nn.Module):
+class _DigitGenerator(nn.Module):
+    """What both digit generators share: a Dense ``project`` from z first, then their own ``model``."""
+
+    latent_dim: int
+    project: nn.Sequential
+
+    @property
+    def z_dim(self) -> int:
+        return self.latent_dim
+
+    def first_layer_weight(self) -> np.ndarray:
+        """The first (Dense) layer's weight as a (z_dim, features) float32 matrix on the CPU."""
+        return self.project[0].weight.detach().t().float().cpu().numpy()
+
+
+class TutorialGenerator(_DigitGenerator):
     """TensorFlow tutorial generator: (N, 100) → (N, 1, 28, 28) in [-1, 1]."""
 
     arch = "tutorial"
@@ -96,7 +110,7 @@ class TutorialDiscriminator(nn.Module):
         return self.model(x).flatten()
 
 
-class LabGenerator(nn.Module):
+class LabGenerator(_DigitGenerator):
     """The lab's generator: (N, 128) → (N, 1, 28, 28) in [0, 1] via 1→4→7→14→15→28."""
 
     arch = "lab"
@@ -138,6 +152,26 @@ class LabDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x).flatten()
+
+
+@dataclass(frozen=True)
+class Config:
+    """Digits DCGAN generator settings.
+
+    * ``arch``: ``"tutorial"`` (TensorFlow's tutorial, z 100, output in [-1, 1]) or ``"lab"`` (the course lab's,
+      z 128, output in [0, 1]); default ``"tutorial"``.
+    """
+
+    arch: str = "tutorial"
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHS:
+            raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {self.arch!r}")
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any] | None) -> Config:
+        """The catalog's ``config`` object (e.g. ``{"arch": "lab"}``); unknown keys are errors."""
+        return config_from_dict(cls, raw, "dcgan-digits")
 
 
 def check_arch(arch: str) -> str:
@@ -222,9 +256,31 @@ def load_generator(path: str | Path, device: torch.device | str | None = None) -
     return model.eval().to(torch.device(device) if device is not None else get_device())
 
 
+def build(config: Config) -> TutorialGenerator | LabGenerator:
+    """A generator with fresh (random) weights."""
+    return build_generator(config.arch)
+
+
+def load(path: str | Path, config: Config) -> TutorialGenerator | LabGenerator:
+    """A generator file from the trainer (safetensors, fp16 or fp32) loaded strictly into ``build(config)`` as float32;
+    its metadata must name ``config.arch``. Eval mode, CPU."""
+    arch = read_metadata(path)["arch"]
+    if arch != config.arch:
+        raise WeightsIntegrityError(f"{Path(path).name} holds a {arch!r} generator, but its config says {config.arch!r}")
+    model = build(config)
+    state = {k: v.float() if v.is_floating_point() else v for k, v in load_checkpoint(Path(path)).items()}
+    load_strict(model, state, Path(path).name)
+    return model.eval()
+
+
+def from_manifest(path: Path, config: dict, device: torch.device) -> TutorialGenerator | LabGenerator:
+    """Registry loader: :func:`load` with ``Config.from_dict(config)``, moved to ``device``."""
+    return load(path, Config.from_dict(config)).to(device)
+
+
 @dataclass(frozen=True)
 class DigitModelInfo:
-    """One bundled generator as ``models.json`` records it; ``data`` says what it was trained on."""
+    """One bundled generator as its catalog entry records it; ``data`` says what it was trained on."""
 
     name: str
     title: str
@@ -256,48 +312,36 @@ class DigitModelInfo:
                 f"seed {self.seed}) on {self.data}")
 
 
-_card_lock = threading.Lock()
-
-
-@lru_cache(maxsize=1)
-def _card() -> dict[str, DigitModelInfo]:
-    card = BUNDLED_DIR / "models.json"
-    if not card.exists():
-        return {}
-    raw = json.loads(card.read_text())
-    fields = DigitModelInfo.__dataclass_fields__
-    return {m["name"]: DigitModelInfo(**{k: m[k] for k in fields}) for m in raw["models"]}
-
-
 def bundled_models() -> dict[str, DigitModelInfo]:
-    """The generators that ship in ``bundled/digits``, by name (from its ``models.json``)."""
-    with _card_lock:
-        return dict(_card())
+    """The catalog's digit generators by name (``task: digits-generation``; the recipe is how each was trained)."""
+    from gen_models.core.manifest import load_manifest
+
+    out = {}
+    for e in load_manifest().for_task("digits-generation"):
+        r = e.recipe or {}
+        out[e.name] = DigitModelInfo(e.name, e.label, str(e.config.get("arch", "tutorial")), r.get("digit"),
+                                     str(r.get("data", "")), int(r.get("epochs", 0)), int(r.get("steps", 0)),
+                                     int(r.get("batch", 0)), int(r.get("seed", 0)), e.basename, e.sha256,
+                                     int(e.size or 0), float(r.get("train_seconds", 0.0)))
+    return out
 
 
 def bundled_info(name: str) -> DigitModelInfo:
-    """The card of one bundled generator; an unknown name is an input error that lists the known ones."""
-    models = bundled_models()
-    if name not in models:
-        raise InputError(f"No bundled digits model called {name!r}; available: {', '.join(models) or 'none'}")
-    return models[name]
+    """The card of one catalog generator; an unknown name is an input error that lists the known ones."""
+    from gen_models.core import registry
 
-
-@lru_cache(maxsize=8)
-def _load_bundled(name: str, device: str) -> nn.Module:
-    info = bundled_info(name)
-    if not info.path.exists():
-        raise WeightsUnavailableError(f"{info.file} is missing from {BUNDLED_DIR}; reinstall the package")
-    digest = hashlib.sha256(info.path.read_bytes()).hexdigest()
-    if digest != info.sha256:
-        raise WeightsIntegrityError(f"{info.file} does not match models.json (sha256 {digest[:12]}…, expected "
-                                    f"{info.sha256[:12]}…)")
-    return load_generator(info.path, device)
+    registry.require(name, "digits-generation")
+    return bundled_models()[name]
 
 
 def load_bundled(name: str, device: torch.device | str | None = None) -> nn.Module:
-    """A bundled generator in eval mode, checked against its sha256 and kept in memory for the next call."""
-    return _load_bundled(name, str(torch.device(device) if device is not None else get_device()))
+    """A catalog generator in eval mode, checked against its sha256 (the registry's one cache by default)."""
+    from gen_models.core import registry
+
+    registry.require(name, "digits-generation")
+    if device is None or torch.device(device) == get_device():
+        return registry.load(name)
+    return registry.create(name, device=torch.device(device))
 
 
 def generate_digits(name: str, seeds: Sequence[int], device: torch.device | str | None = None) -> np.ndarray:

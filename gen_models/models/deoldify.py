@@ -33,20 +33,26 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from torch import nn
 from torchvision import models
 
 from gen_models.core.checkpoint import load_checkpoint, load_strict
-from gen_models.core.errors import ManifestError, WeightsIntegrityError
+from gen_models.core.errors import InputError, WeightsIntegrityError
+from gen_models.models._config import config_from_dict
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
 RENDER_BASE = 16  # the official square render size is render_factor × 16 px
+RENDER_FACTORS = (7, 45)  # the render factors the demos accept (inclusive)
+DEFAULT_RENDER_FACTOR = 35
 
 # Settings of the official ``gen_inference_deep`` / ``gen_inference_wide`` learners (deoldify/generators.py).
 # ``blur`` is recorded for completeness: the official upsamplers blur whatever it says (see the module docstring).
@@ -234,10 +240,59 @@ def resolve_config(config: Mapping[str, Any]) -> dict[str, Any]:
     return full
 
 
+@dataclass(frozen=True)
+class Config:
+    """DeOldify generator settings: ``variant`` picks one of the official presets (:data:`VARIANTS`), and every other
+    field, when set, overrides that preset's value (None keeps it).
+
+    * ``variant``: ``"artistic"`` (resnet34, deep U-Net, nf_factor 1.5), ``"stable"`` (resnet101, wide U-Net,
+      nf_factor 2) or ``"video"`` (Stable's layout, render factor 21); default ``"artistic"``;
+    * ``encoder``: ``"resnet34"`` or ``"resnet101"``;
+    * ``unet``: ``"deep"`` or ``"wide"``;
+    * ``nf_factor``: the decoder's width factor;
+    * ``self_attention``: the SAGAN layer of the second U-Net block;
+    * ``blur``: recorded only (the official upsamplers always blur);
+    * ``y_range``: the output's ``SigmoidRange`` (low, high), (-3, 3);
+    * ``n_classes``: output channels (3);
+    * ``render_factor``: the preset's suggested render factor (35; 21 for video);
+    * ``norm_type``, ``last_cross``, ``bottle``: only the official ``"spectral"``, True, False are built.
+    """
+
+    variant: str = "artistic"
+    encoder: str | None = None
+    unet: str | None = None
+    nf_factor: float | None = None
+    self_attention: bool | None = None
+    blur: bool | None = None
+    y_range: tuple[float, float] | None = None
+    n_classes: int | None = None
+    render_factor: int | None = None
+    norm_type: str | None = None
+    last_cross: bool | None = None
+    bottle: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.y_range is not None:
+            if not isinstance(self.y_range, (list, tuple)) or len(self.y_range) != 2:
+                raise ValueError(f"y_range must be [low, high], got {self.y_range!r}")
+            object.__setattr__(self, "y_range", (float(self.y_range[0]), float(self.y_range[1])))
+        self.settings()  # unknown variant or unsupported settings raise ValueError here
+
+    def settings(self) -> dict[str, Any]:
+        """The full settings dict the network is built from: the variant's preset with the set fields over it."""
+        return resolve_config({f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None})
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any] | None) -> Config:
+        """The catalog's ``config`` object (e.g. ``{"variant": "artistic"}``); unknown keys are errors."""
+        return config_from_dict(cls, raw, "deoldify")
+
+
 class DeOldify(nn.Module):
     """The DeOldify generator: ImageNet-normalised RGB [B, 3, H, W] → raw colour output, still ImageNet-normalised."""
 
     kind = "deoldify"
+    uses_render_factor = True
 
     def __init__(self, config: Mapping[str, Any] = ARTISTIC) -> None:
         super().__init__()
@@ -287,6 +342,11 @@ class DeOldify(nn.Module):
             h = block(h, skip)
         h = self.layers[9](self.layers[8](h), x)
         return self.layers[12](self.layers[11](self.layers[10](h)))
+
+    def colorize(self, gray_rgb: np.ndarray, render_factor: int = DEFAULT_RENDER_FACTOR,
+                 post_process: bool = True) -> np.ndarray:
+        """:func:`deoldify_colorize` with this generator: a gray 3-channel uint8 photo → uint8 RGB of its size."""
+        return deoldify_colorize(self, gray_rgb, render_factor, post_process)
 
 
 def checkpoint_shapes(model: nn.Module) -> dict[str, tuple[int, ...]]:
@@ -405,11 +465,73 @@ def load_deoldify(path: str | Path, config: Mapping[str, Any] = ARTISTIC) -> DeO
     return deoldify_from_state_dict(load_checkpoint(path, allow=[slice]), config, Path(path).name)
 
 
+def build(config: Config) -> DeOldify:
+    """A DeOldify generator with fresh (random) weights and plain (folded) convolutions."""
+    return DeOldify(config.settings())
+
+
+def load(path: str | Path, config: Config) -> DeOldify:
+    """An official ``Colorize*_gen.pth`` (plain state_dict or fastai ``{'model', 'opt'}``) checked key by key against
+    ``config``'s layout (naming the variant it fits instead, if any), folded and loaded strictly; eval, CPU."""
+    return load_deoldify(path, config.settings())
+
+
 def from_manifest(path: Path, config: dict, device: torch.device) -> DeOldify:
-    """Registry loader for ``architecture: deoldify``; ``config.variant`` is ``artistic`` (default), ``stable`` or
-    ``video``, and any other key overrides that variant's settings."""
+    """Registry loader: :func:`load` with ``Config.from_dict(config)``, moved to ``device``."""
+    return load(path, Config.from_dict(config)).to(device)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Inference, as ``filters.py``/``visualize.py`` of jantic/DeOldify do it
+# ------------------------------------------------------------------------------------------------------------------
+
+
+def check_render_factor(render_factor: int) -> int:
+    """A whole number in :data:`RENDER_FACTORS`; anything else is an input error."""
+    low, high = RENDER_FACTORS
+    if isinstance(render_factor, bool) or int(render_factor) != render_factor or not low <= render_factor <= high:
+        raise InputError(f"render factor must be a whole number from {low} to {high}, got {render_factor!r}")
+    return int(render_factor)
+
+
+def to_gray(rgb: np.ndarray) -> np.ndarray:
+    """PIL's ``convert('L')`` (ITU-R 601-2 luma) copied to three channels."""
+    return np.asarray(Image.fromarray(rgb).convert("L").convert("RGB"))
+
+
+def transfer_luma(gray_rgb: np.ndarray, color_rgb: np.ndarray) -> np.ndarray:
+    """The input's Y with the model's U and V (OpenCV's YUV, as DeOldify's post-processing)."""
+    import cv2
+
+    yuv = cv2.cvtColor(gray_rgb, cv2.COLOR_RGB2YUV)
+    yuv[..., 1:] = cv2.cvtColor(color_rgb, cv2.COLOR_RGB2YUV)[..., 1:]
+    return cv2.cvtColor(yuv, cv2.COLOR_YUV2RGB)
+
+
+def deoldify_colorize(model: torch.nn.Module, gray_rgb: np.ndarray, render_factor: int = DEFAULT_RENDER_FACTOR,
+                      post_process: bool = True) -> np.ndarray:
+    """DeOldify's steps on a gray 3-channel uint8 photo; returns uint8 RGB of the same size.
+
+    The photo is stretched to a square of render_factor × 16 px, made gray in 3 channels, ImageNet-normalised, run
+    through the generator, de-normalised, clamped and truncated to 8 bits and stretched back to the photo's size;
+    with ``post_process`` only its chroma is kept (:func:`transfer_luma`).
+    """
+    size = check_render_factor(render_factor) * RENDER_BASE
+    height, width = gray_rgb.shape[:2]
+    square = Image.fromarray(gray_rgb).resize((size, size), Image.Resampling.BILINEAR).convert("LA").convert("RGB")
+    x = (np.asarray(square, np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
+    device = next(model.parameters()).device
+    batch = torch.from_numpy(x.transpose(2, 0, 1).copy())[None].to(device)
     try:
-        full = resolve_config(config)
-    except ValueError as exc:
-        raise ManifestError(f"deoldify config: {exc}") from None
-    return load_deoldify(path, full).to(device)
+        with torch.inference_mode():
+            out = model(batch)[0].float().cpu().numpy().transpose(1, 2, 0)
+    except torch.OutOfMemoryError:
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+        raise InputError(
+            f"render factor {render_factor} ({size}×{size} px) needs more GPU memory than is free; try a lower one"
+        ) from None
+    out = np.clip(out * IMAGENET_STD + IMAGENET_MEAN, 0.0, 1.0)
+    raw = Image.fromarray((out * 255).astype(np.uint8)).resize((width, height), Image.Resampling.BILINEAR)
+    color = np.asarray(raw)
+    return transfer_luma(gray_rgb, color) if post_process else color

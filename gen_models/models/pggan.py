@@ -22,21 +22,52 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from gen_models.core.checkpoint import load_checkpoint, load_strict
 from gen_models.core.errors import WeightsIntegrityError
+from gen_models.models._config import config_from_dict
 
 INIT_RES = 4
 CONV_GAIN = math.sqrt(2.0)
 RGB_GAIN = 1.0
 PIXEL_NORM_EPS = 1e-8
 LRELU_SLOPE = 0.2
+
+
+@dataclass(frozen=True)
+class Config:
+    """PGGAN generator settings (defaults: the CelebA-HQ 1024 model, ``huggan/pggan-celebahq-1024``).
+
+    * ``resolution``: output side in px, a power of two of at least 8 (1024);
+    * ``z_dim``: latent size (512);
+    * ``fmaps_base``: channels are ``min(fmaps_base // res, fmaps_max)`` (16384);
+    * ``fmaps_max``: the cap on channels (512).
+    """
+
+    resolution: int = 1024
+    z_dim: int = 512
+    fmaps_base: int = 16 << 10
+    fmaps_max: int = 512
+
+    def __post_init__(self) -> None:
+        if self.resolution < 8 or self.resolution & (self.resolution - 1):
+            raise ValueError(f"resolution must be a power of two of at least 8, got {self.resolution}")
+        for name in ("z_dim", "fmaps_base", "fmaps_max"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any] | None) -> Config:
+        """The catalog's ``config`` object (e.g. ``{"resolution": 1024, "z_dim": 512}``); unknown keys are errors."""
+        return config_from_dict(cls, raw, "pggan")
 
 
 def pixel_norm(x: torch.Tensor) -> torch.Tensor:
@@ -77,7 +108,11 @@ class PGGANGenerator(nn.Module):
     """genforce ``PGGANGenerator`` (unconditional, no fused upsampling, weight scaling on, no final tanh)."""
 
     def __init__(
-        self, resolution: int = 1024, z_dim: int = 512, fmaps_base: int = 16 << 10, fmaps_max: int = 512
+        self,
+        resolution: int = Config.resolution,
+        z_dim: int = Config.z_dim,
+        fmaps_base: int = Config.fmaps_base,
+        fmaps_max: int = Config.fmaps_max,
     ) -> None:
         super().__init__()
         if resolution < 8 or resolution & (resolution - 1):
@@ -116,6 +151,12 @@ class PGGANGenerator(nn.Module):
             sizes = ", ".join(str(self.resolution_at(k)) for k in range(self.num_levels))
             raise ValueError(f"no level of detail gives {res} px; this generator has {sizes}")
         return level
+
+    def first_layer_weight(self) -> np.ndarray:
+        """``layer0``'s weight as a (z_dim, features) matrix (it is a conv applied to the 1×1 latent with padding
+        k-1, so its kernel is flipped), float32 on the CPU: what SeFa factorises."""
+        weight = self.layer0.weight.detach().flip(2, 3).permute(1, 0, 2, 3).flatten(1)
+        return weight.float().cpu().numpy()
 
     def _block(self, k: int, x: torch.Tensor) -> torch.Tensor:
         x = getattr(self, f"layer{2 * k}")(x)
@@ -171,19 +212,24 @@ def _state_dict(raw: Any, source: str) -> Mapping[str, torch.Tensor]:
     return raw
 
 
-def from_manifest(path: Path, config: dict, device: torch.device) -> PGGANGenerator:
-    """Load a genforce PGGAN generator file (.bin/.pth or .safetensors) strictly; ``config`` may set
-    ``resolution``, ``z_dim``, ``fmaps_base``, ``fmaps_max`` (defaults: the CelebA-HQ 1024 model)."""
+def build(config: Config) -> PGGANGenerator:
+    """A PGGAN generator with fresh (random) weights."""
+    return PGGANGenerator(config.resolution, config.z_dim, config.fmaps_base, config.fmaps_max)
+
+
+def load(path: str | Path, config: Config) -> PGGANGenerator:
+    """A genforce PGGAN generator file (.bin/.pth or .safetensors, plain or in a ``generator_smooth``/``generator``
+    wrapper) loaded strictly into ``build(config)``; its ``lod`` must be in range. Eval mode, CPU."""
     source = Path(path).name
     state = _state_dict(load_checkpoint(path), source)
-    model = PGGANGenerator(
-        resolution=int(config.get("resolution", 1024)),
-        z_dim=int(config.get("z_dim", 512)),
-        fmaps_base=int(config.get("fmaps_base", 16 << 10)),
-        fmaps_max=int(config.get("fmaps_max", 512)),
-    )
+    model = build(config)
     load_strict(model, state, source)
     lod = float(model.lod)
     if not 0 <= lod <= model.num_levels - 1:
         raise WeightsIntegrityError(f"{source}: lod is {lod}, outside 0..{model.num_levels - 1}")
-    return model.eval().to(device)
+    return model.eval()
+
+
+def from_manifest(path: Path, config: dict, device: torch.device) -> PGGANGenerator:
+    """Registry loader: :func:`load` with ``Config.from_dict(config)``, moved to ``device``."""
+    return load(path, Config.from_dict(config)).to(device)

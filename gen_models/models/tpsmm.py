@@ -27,6 +27,7 @@ import copy
 import itertools
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ import torchvision
 from torch import nn
 
 from gen_models.core.checkpoint import load_checkpoint, load_strict
-from gen_models.core.errors import InputError, WeightsIntegrityError
+from gen_models.core.errors import InputError, ManifestError, WeightsIntegrityError
 
 POINTS_PER_TPS = 5
 TPS_REGULARISATION = 0.01
@@ -52,6 +53,58 @@ VOX_256: dict[str, dict[str, Any]] = {
 }
 
 REQUIRED_MODULES = ("kp_detector", "dense_motion_network", "inpainting_network")
+
+
+def _section_override(arch: str, defaults: Mapping[str, Any], raw: Any, where: str) -> dict[str, Any]:
+    """``defaults`` (deep-copied) with ``raw``'s keys over them; a key ``defaults`` lacks is a ManifestError."""
+    if not isinstance(raw, Mapping):
+        raise ManifestError(f"{arch} config: {where!r} must be an object, got {type(raw).__name__}")
+    merged = copy.deepcopy(dict(defaults))
+    for key, value in raw.items():
+        if key not in merged:
+            raise ManifestError(f"{arch} config: unknown key {key!r} in {where!r} (known: {', '.join(sorted(merged))})")
+        if isinstance(merged[key], dict):
+            value = _section_override(arch, merged[key], value, f"{where}.{key}")
+        elif isinstance(value, bool) != isinstance(merged[key], bool) or (
+            isinstance(merged[key], (int, float)) and not isinstance(value, (int, float))
+        ):
+            raise ManifestError(f"{arch} config: {where}.{key} must be like {merged[key]!r}, got {value!r}")
+        merged[key] = value
+    return merged
+
+
+@dataclass(frozen=True)
+class Config:
+    """TPSMM settings, the ``model_params`` sections of the official yaml; the defaults are ``config/vox-256.yaml``
+    (:data:`VOX_256`, without the training-only ``bg`` predictor), and a catalog ``config`` of ``{}`` means that.
+
+    * ``common_params``: ``num_tps`` (10), ``num_channels`` (3), ``multi_mask`` (True);
+    * ``generator_params``: ``block_expansion`` (64), ``max_features`` (512), ``num_down_blocks`` (3);
+    * ``dense_motion_params``: ``block_expansion`` (64), ``max_features`` (1024), ``num_blocks`` (5),
+      ``scale_factor`` (0.25);
+    * ``avd_network_params``: ``id_bottle_size`` (128), ``pose_bottle_size`` (128).
+    """
+
+    common_params: Mapping[str, Any] = field(default_factory=lambda: copy.deepcopy(VOX_256["common_params"]))
+    generator_params: Mapping[str, Any] = field(default_factory=lambda: copy.deepcopy(VOX_256["generator_params"]))
+    dense_motion_params: Mapping[str, Any] = field(default_factory=lambda: copy.deepcopy(VOX_256["dense_motion_params"]))
+    avd_network_params: Mapping[str, Any] = field(default_factory=lambda: copy.deepcopy(VOX_256["avd_network_params"]))
+
+    def model_params(self) -> dict[str, dict[str, Any]]:
+        """The sections as plain dicts (a deep copy), as :class:`TPSMM` takes them."""
+        return {f.name: copy.deepcopy(dict(getattr(self, f.name))) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any] | None) -> Config:
+        """``{}`` (vox-256), or sections overriding it key by key; unknown sections or keys and mistyped values raise
+        ManifestError."""
+        raw = {} if raw is None else raw
+        if not isinstance(raw, Mapping):
+            raise ManifestError(f"tpsmm config must be an object, got {type(raw).__name__}")
+        unknown = sorted(set(raw) - set(VOX_256))
+        if unknown:
+            raise ManifestError(f"tpsmm config: unknown section {unknown[0]!r} (known: {', '.join(sorted(VOX_256))})")
+        return cls(**{name: _section_override("tpsmm", VOX_256[name], raw.get(name, {}), name) for name in VOX_256})
 
 
 def make_coordinate_grid(height: int, width: int, like: torch.Tensor) -> torch.Tensor:
@@ -489,6 +542,7 @@ class TPSMM(nn.Module):
     """
 
     kind = "tpsmm"
+    keypoints_key = "fg_kp"  # the keypoint tensor of :meth:`keypoints`' dict
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         super().__init__()
@@ -568,8 +622,13 @@ class TPSMM(nn.Module):
         return self.avd_network({"fg_kp": src_kp.expand(driving.shape[0], -1, -1)}, {"fg_kp": driving})
 
 
-def load_tpsmm(path: str | Path, config: Mapping[str, Any] | None = None) -> TPSMM:
-    """Build TPSMM from ``config`` (default vox-256) and load an official checkpoint strictly; eval mode, CPU.
+def build(config: Config) -> TPSMM:
+    """The four TPSMM inference networks with fresh (random) weights (``has_avd`` True)."""
+    return TPSMM(config.model_params())
+
+
+def load(path: str | Path, config: Config) -> TPSMM:
+    """An official TPSMM checkpoint loaded strictly into ``build(config)``; eval mode, CPU.
 
     ``kp_detector``, ``dense_motion_network`` and ``inpainting_network`` are required; ``avd_network`` is loaded
     when present (``has_avd``); ``bg_predictor``, optimizer states and ``epoch`` are ignored.
@@ -586,7 +645,7 @@ def load_tpsmm(path: str | Path, config: Mapping[str, Any] | None = None) -> TPS
         raise WeightsIntegrityError(
             f"{source} is not a TPSMM checkpoint: missing {', '.join(missing)} (it holds {found})"
         )
-    model = TPSMM(config)
+    model = build(config)
     for name in (*REQUIRED_MODULES, "avd_network"):
         if name not in raw:
             continue
@@ -598,6 +657,11 @@ def load_tpsmm(path: str | Path, config: Mapping[str, Any] | None = None) -> TPS
     return model.eval()
 
 
+def load_tpsmm(path: str | Path, config: Mapping[str, Any] | None = None) -> TPSMM:
+    """:func:`load` with ``config`` given as sections overriding vox-256 (None: vox-256)."""
+    return load(path, Config(**merge_config(config)))  # merge_config's ValueError names a bad key
+
+
 def from_manifest(path: Path, config: dict, device: torch.device) -> TPSMM:
-    """Registry entry point: ``config`` follows ``VOX_256``'s sections ({} means vox-256)."""
-    return load_tpsmm(path, config or None).to(device)
+    """Registry loader: :func:`load` with ``Config.from_dict(config)`` (``{}`` means vox-256), moved to ``device``."""
+    return load(path, Config.from_dict(config)).to(device)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ from torch import nn
 
 from gen_models.core.checkpoint import load_checkpoint, load_strict
 from gen_models.core.errors import WeightsIntegrityError
+from gen_models.models._config import config_from_dict
 
 L_CENT = 50.0
 L_NORM = 100.0
@@ -46,6 +48,31 @@ ECCV16_BINS = 313
 SIGGRAPH17_CLASSES = 529
 VARIANTS = ("eccv16", "siggraph17")
 DOWNSAMPLING = 8  # both networks reduce the image 8× before decoding
+NETWORK_SIZE = 256  # the official demo's square input side
+
+
+@dataclass(frozen=True)
+class Config:
+    """Zhang colorizer settings.
+
+    * ``variant``: ``"eccv16"`` or ``"siggraph17"``; None (the default) lets :func:`load` infer it from the file's
+      keys, and :func:`build` then makes an ECCV16;
+    * ``size``: side of the square the network sees (256, the official demo's; a multiple of 8).
+    """
+
+    variant: str | None = None
+    size: int = NETWORK_SIZE
+
+    def __post_init__(self) -> None:
+        if self.variant is not None and self.variant not in VARIANTS:
+            raise ValueError(f"unknown Zhang colorizer variant {self.variant!r}; expected one of {', '.join(VARIANTS)}")
+        if self.size < DOWNSAMPLING or self.size % DOWNSAMPLING:
+            raise ValueError(f"size must be a positive multiple of {DOWNSAMPLING}, got {self.size}")
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any] | None) -> Config:
+        """The catalog's ``config`` object (e.g. ``{"variant": "eccv16"}``); unknown keys are errors."""
+        return config_from_dict(cls, raw, "zhang")
 
 
 def _conv_block(
@@ -79,6 +106,14 @@ class ECCV16(nn.Module):
 
     kind = "zhang"
     variant = "eccv16"
+
+    uses_render_factor = False
+    network_size = NETWORK_SIZE
+
+    def colorize(self, gray_rgb: np.ndarray, render_factor: int | None = None, post_process: bool = True) -> np.ndarray:
+        """:func:`colorize_lab` at ``network_size``; ``render_factor`` and ``post_process`` are DeOldify's and are
+        ignored (the L of the input is always kept)."""
+        return colorize_lab(self, gray_rgb, self.network_size)
 
     def __init__(self) -> None:
         super().__init__()
@@ -116,6 +151,14 @@ class SIGGRAPH17(nn.Module):
 
     kind = "zhang"
     variant = "siggraph17"
+
+    uses_render_factor = False
+    network_size = NETWORK_SIZE
+
+    def colorize(self, gray_rgb: np.ndarray, render_factor: int | None = None, post_process: bool = True) -> np.ndarray:
+        """:func:`colorize_lab` at ``network_size``; ``render_factor`` and ``post_process`` are DeOldify's and are
+        ignored (the L of the input is always kept)."""
+        return colorize_lab(self, gray_rgb, self.network_size)
 
     def __init__(self, classes: int = SIGGRAPH17_CLASSES) -> None:
         super().__init__()
@@ -159,13 +202,13 @@ class SIGGRAPH17(nn.Module):
         return self.model_out(x) * AB_NORM
 
 
-def build(variant: str) -> nn.Module:
-    """An untrained ``ECCV16`` or ``SIGGRAPH17``."""
-    if variant == "eccv16":
-        return ECCV16()
-    if variant == "siggraph17":
-        return SIGGRAPH17()
-    raise ValueError(f"unknown Zhang colorizer variant {variant!r}; expected one of {', '.join(VARIANTS)}")
+def build(config: Config) -> nn.Module:
+    """An untrained ``ECCV16`` or ``SIGGRAPH17`` (ECCV16 when ``config.variant`` is None)."""
+    variant = config.variant or "eccv16"
+    model = ECCV16() if variant == "eccv16" else SIGGRAPH17()
+    if config.size != NETWORK_SIZE:
+        model.network_size = config.size
+    return model
 
 
 def _state_dict(raw: Any, source: str) -> dict[str, torch.Tensor]:
@@ -190,26 +233,34 @@ def infer_variant(state: Mapping[str, torch.Tensor]) -> str:
     return "siggraph17" if "model8up.0.weight" in state or "model_class.0.weight" in state else "eccv16"
 
 
-def _load(state: dict[str, torch.Tensor], variant: str, source: str) -> nn.Module:
+def _load(state: dict[str, torch.Tensor], config: Config, source: str) -> nn.Module:
     with torch.device("meta"):
-        model = build(variant)  # no random initialisation: every tensor comes from the file
+        model = build(config)  # no random initialisation: every tensor comes from the file
     model.to_empty(device="cpu")
-    load_strict(model, _with_batchnorm_counters(model, state), f"{source} ({variant})")
+    load_strict(model, _with_batchnorm_counters(model, state), f"{source} ({config.variant})")
     return model.eval()
 
 
-def load_zhang(path: str | Path, variant: str) -> nn.Module:
-    """The official ECCV16 / SIGGRAPH17 weights in ``path``, loaded with strict keys, in eval mode on the CPU."""
+def load(path: str | Path, config: Config) -> nn.Module:
+    """The official ECCV16 / SIGGRAPH17 weights in ``path``, loaded with strict keys into ``build(config)`` (the
+    variant inferred from the file's keys when ``config.variant`` is None), in eval mode on the CPU."""
     source = Path(path).name
-    return _load(_state_dict(load_checkpoint(path), source), variant, source)
+    state = _state_dict(load_checkpoint(path), source)
+    if config.variant is None:
+        config = Config(infer_variant(state), config.size)
+    return _load(state, config, source)
+
+
+def load_zhang(path: str | Path, variant: str) -> nn.Module:
+    """:func:`load` with ``variant`` (``"eccv16"`` or ``"siggraph17"``)."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown Zhang colorizer variant {variant!r}; expected one of {', '.join(VARIANTS)}")
+    return load(path, Config(variant))
 
 
 def from_manifest(path: Path, config: dict, device: torch.device) -> nn.Module:
-    """Registry loader; ``config["variant"]`` is ``"eccv16"`` or ``"siggraph17"`` (inferred from the keys if absent)."""
-    source = Path(path).name
-    state = _state_dict(load_checkpoint(path), source)
-    variant = str(config.get("variant") or infer_variant(state))
-    return _load(state, variant, source).to(device)
+    """Registry loader: :func:`load` with ``Config.from_dict(config)``, moved to ``device``."""
+    return load(path, Config.from_dict(config)).to(device)
 
 
 def _as_rgb(rgb: np.ndarray) -> np.ndarray:

@@ -1,7 +1,7 @@
 """Age prediction pipeline: images in, faces with boxes, ages and bucket probabilities out (plain data).
 
-Two models: ``dlib-age`` (bundled, CC0, offline: aligned 64×64 chips, 81 classes) and ``agenet-adience`` (Levi &
-Hassner's Caffe AgeNet from the Hub: square crops around the face at 227×227, 8 Adience buckets). The API, the
+The catalog's ``age`` models (``python -m gen_models list --task age``) each know how to crop and read a face
+(``predict_faces``): dlib's CC0 predictor aligns 64×64 chips, AgeNet takes square crops at 227×227. The API, the
 UI, the CLI and the tests all call :func:`predict_age`.
 """
 
@@ -16,17 +16,19 @@ from PIL import Image, ImageDraw, ImageFont
 
 from gen_models.core import registry
 from gen_models.core.errors import InputError
-from gen_models.media.face import Face, face_finder, square_crop
+from gen_models.core.manifest import load_manifest
+from gen_models.media.face import Face, face_finder
 from gen_models.media.image import LoadedImage, load_image, save_png
 from gen_models.media.outputs import new_output_path
 
 MAX_IMAGES = 16
-AGENET_MARGIN = 0.4  # AgeNet was trained on Adience crops that include hair and chin: grow the HOG box by 40%/side
 
-AGE_MODELS: dict[str, str] = {
-    "dlib-age": "dlib age predictor (CC0, bundled, works offline)",
-    "agenet-adience": "Levi & Hassner AgeNet, Adience, 8 buckets (46 MB download)",
-}
+TASK = "age"
+
+
+def age_models() -> dict[str, str]:
+    """The catalog's age predictors: name → menu title (the default first)."""
+    return {e.name: e.label for e in load_manifest().for_task(TASK)}
 
 NO_FACE = (
     "No face found in {name}. For a tight crop such as a generated 64×64 face, tick "
@@ -42,34 +44,9 @@ class AgeResult:
     annotated: list[Path]
 
 
-def _agenet_predict(model, crops: list[np.ndarray]) -> list[dict]:
-    import torch
-
-    from gen_models.models.agenet import AGE_BUCKETS, BUCKET_MIDPOINTS, preprocess_batch
-
-    device = next(model.parameters()).device
-    with torch.inference_mode():
-        probs = model.probabilities(preprocess_batch(crops).to(device)).float().cpu().numpy()
-    ages = probs @ np.asarray(BUCKET_MIDPOINTS, dtype=np.float32)
-    return [
-        {
-            "age": round(float(ages[i]), 2),
-            "age_bucket": AGE_BUCKETS[int(np.argmax(probs[i]))],
-            "buckets": {b: round(float(p), 5) for b, p in zip(AGE_BUCKETS, probs[i])},
-            "probabilities": [round(float(p), 6) for p in probs[i]],
-        }
-        for i in range(len(crops))
-    ]
-
-
 def _predict_faces(model_name: str, rgb: np.ndarray, faces: list[Face], whole_image: bool) -> list[dict]:
-    if not faces:
-        return []
-    model = registry.load(model_name)
-    if model_name == "dlib-age":
-        return model.predict(rgb, faces)
-    crops = [rgb if whole_image else square_crop(rgb, face.box, AGENET_MARGIN) for face in faces]
-    return _agenet_predict(model, crops)
+    """Each age model crops, aligns and normalises faces its own way (``predict_faces`` of the age-task models)."""
+    return registry.load(model_name).predict_faces(rgb, faces, whole_image) if faces else []
 
 
 def _font(size: int) -> ImageFont.ImageFont:
@@ -111,8 +88,7 @@ def predict_age(
 
     Unreadable files are reported per image; if none can be read an :class:`InputError` says why.
     """
-    if model not in AGE_MODELS:
-        raise InputError(f"Unknown age model {model!r}; choose one of: {', '.join(AGE_MODELS)}")
+    chosen = registry.require(model, TASK)
     if not sources:
         raise InputError("Upload at least one image.")
     if len(sources) > MAX_IMAGES:
@@ -149,7 +125,7 @@ def predict_age(
         raise InputError(" ".join(errors))
     data = {
         "model": model,
-        "model_title": AGE_MODELS[model],
+        "model_title": chosen.label,
         "whole_image": bool(whole_image),
         "face_count": sum(len(e["faces"]) for e in entries),
         "images": entries,

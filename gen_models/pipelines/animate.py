@@ -34,9 +34,8 @@ from gen_models.media.outputs import new_output_path
 from gen_models.media.video import VideoInput, open_video, read_frames, write_mp4
 
 SIZE = 256
-ARCHITECTURES = ("fomm", "tpsmm")
+TASK = "talking-head"
 MODES = ("relative", "absolute", "avd")
-KP_KEY = {"fomm": "value", "tpsmm": "fg_kp"}
 FACE_MARGIN = 0.65  # VoxCeleb-like framing: the square is 2.3× the face box, the whole head and some neck
 FACE_LIFT = 0.1  # dlib's box starts at the eyebrows; move the square up to keep the hair
 DETECT_SIDE = 480  # faces in driving frames are searched on a copy this large
@@ -48,20 +47,19 @@ Progress = Callable[[float, str], None]
 
 
 def talking_head_models() -> dict[str, str]:
-    """Manifest entries usable here: name → description."""
-    return {e.name: e.description for e in load_manifest() if e.architecture in ARCHITECTURES}
+    """The catalog's talking-head models: name → description (the default first)."""
+    return {e.name: e.description for e in load_manifest().for_task(TASK)}
 
 
-def _check_options(model: str, mode: str) -> str:
-    models = talking_head_models()
-    if model not in models:
-        raise InputError(f"unknown talking-head model {model!r}; choose one of {', '.join(models) or '(none)'}")
+def _check_options(model: str, mode: str) -> None:
+    registry.require(model, TASK)
     if mode not in MODES:
         raise InputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-    kind = load_manifest()[model].architecture
-    if mode == "avd" and kind != "tpsmm":
-        raise InputError("the 'avd' mode needs a TPSMM model (FOMM has no avd network)")
-    return kind
+
+
+def _check_model_mode(net: torch.nn.Module, model: str, mode: str) -> None:
+    if mode == "avd" and not net.has_avd:
+        raise InputError(f"the 'avd' mode needs a model with an avd network (TPSMM); {model} has none")
 
 
 # ----------------------------------------------------------------------------------------------- keypoint logic
@@ -76,7 +74,7 @@ def hull_scale(kp_source: torch.Tensor, kp_reference: torch.Tensor) -> float:
 
 
 def normalize_keypoints(
-    kind: str,
+    key: str,
     kp_source: Mapping[str, torch.Tensor],
     kp_driving: Mapping[str, torch.Tensor],
     kp_reference: Mapping[str, torch.Tensor],
@@ -85,15 +83,17 @@ def normalize_keypoints(
     adapt_scale: bool = True,
     scale: float | None = None,
 ) -> dict[str, torch.Tensor]:
-    """The keypoints the generator is driven with, for a batch of driving frames (sources are batch 1)."""
+    """The keypoints the generator is driven with, for a batch of driving frames (sources are batch 1).
+
+    ``key`` names the keypoint tensor (the model's ``keypoints_key``); local affine ``jacobian``s, where the model
+    has them (FOMM), are carried over relative to the reference frame as well."""
     if mode == "absolute":
         return dict(kp_driving)
-    key = KP_KEY[kind]
     if scale is None:
         scale = hull_scale(kp_source[key][0], kp_reference[key][0]) if adapt_scale else 1.0
     out = dict(kp_driving)
     out[key] = (kp_driving[key] - kp_reference[key]) * scale + kp_source[key]
-    if kind == "fomm":
+    if "jacobian" in kp_driving:
         change = torch.matmul(kp_driving["jacobian"], torch.inverse(kp_reference["jacobian"]))
         out["jacobian"] = torch.matmul(change, kp_source["jacobian"])
     return out
@@ -119,7 +119,7 @@ def animate_frames(
 
     ``reference`` is the driving frame the motion is measured from (the first frame when None).
     """
-    kind = model.kind
+    key = model.keypoints_key
     device = next(model.parameters()).device
     iterator = iter(driving)
     with torch.inference_mode():
@@ -138,9 +138,8 @@ def animate_frames(
                 kp_norm = model.avd(kp_source, kp_driving)
             else:
                 if scale is None:
-                    key = KP_KEY[kind]
                     scale = hull_scale(kp_source[key][0], kp_reference[key][0]) if adapt_scale else 1.0
-                kp_norm = normalize_keypoints(kind, kp_source, kp_driving, kp_reference, mode=mode, scale=scale)
+                kp_norm = normalize_keypoints(key, kp_source, kp_driving, kp_reference, mode=mode, scale=scale)
             out = model.render(src, kp_source, kp_norm)
             yield from out.permute(0, 2, 3, 1).float().cpu().numpy()
 
@@ -337,6 +336,8 @@ def animate(
 ) -> Animation:
     """Animate the photo's face with the driving video's motion; returns the H.264 MP4 (driver's fps and audio)."""
     _check_options(model, mode)
+    net = registry.load(model)
+    _check_model_mode(net, model, mode)
     video = open_video(driving_video, max_seconds=max_seconds)
     source = prepare_source(source_image, crop=crop_source)
     if best_frame and source.face is None:
@@ -345,7 +346,6 @@ def animate(
     limits.check_video_pixels(video.frames_estimate * width * height, paste_back)
     plan = plan_driving(video, crop=crop_driving, best_frame_of=source.face if best_frame else None,
                         progress=(lambda f, t: progress(0.15 * f, t)) if progress else None)
-    net = registry.load(model)
     device = next(net.parameters()).device
     batch = batch or (BATCH_GPU if device.type == "cuda" else BATCH_CPU)
     paster = PasteBack(source) if paste_back else None

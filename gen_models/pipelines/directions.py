@@ -23,15 +23,11 @@ MAX_STEPS = 9
 
 
 def first_layer_weight(generator: torch.nn.Module) -> np.ndarray:
-    """The first layer's weight as a (z_dim, features) matrix, for PGGAN (conv) and DCGAN (transposed conv)."""
-    state = generator.state_dict()
-    if "layer0.weight" in state:  # Conv2d (out, in=z, k, k), applied to the 1×1 latent with padding k-1
-        weight = state["layer0.weight"].flip(2, 3).permute(1, 0, 2, 3).flatten(1)
-    elif "model.0.weight" in state:  # ConvTranspose2d (in=z, out, k, k)
-        weight = state["model.0.weight"].flatten(1)
-    else:
+    """The first layer's weight as a (z_dim, features) matrix (the generator's ``first_layer_weight``)."""
+    method = getattr(generator, "first_layer_weight", None)
+    if method is None:
         raise InputError(f"{type(generator).__name__} has no first layer SeFa can read.")
-    return weight.detach().float().cpu().numpy()
+    return method()
 
 
 def sefa(generator: torch.nn.Module) -> tuple[np.ndarray, np.ndarray]:

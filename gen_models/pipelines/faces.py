@@ -24,7 +24,7 @@ from gen_models.media.image import save_png
 from gen_models.media.outputs import new_output_path
 from gen_models.media.video import write_gif, write_mp4
 
-FACE_ARCHITECTURES = ("pggan", "dcgan")
+TASK = "face-generation"
 OUTPUT_SIZES = (64, 128, 256, 512, 1024)
 MAX_FACES = 64
 MAX_KEYFRAMES = 8
@@ -56,16 +56,12 @@ def synthesize(generator: torch.nn.Module, z: torch.Tensor, size: int, batch: in
 
 
 def face_models() -> dict[str, str]:
-    """Manifest entries that generate faces: name → description (PGGAN first)."""
-    entries = [e for e in load_manifest() if e.architecture in FACE_ARCHITECTURES]
-    entries.sort(key=lambda e: FACE_ARCHITECTURES.index(e.architecture))
-    return {e.name: e.description or e.name for e in entries}
+    """The catalog's face generators: name → description (the default first)."""
+    return {e.name: e.description or e.name for e in load_manifest().for_task(TASK)}
 
 
 def check_model(model: str) -> None:
-    models = face_models()
-    if model not in models:
-        raise InputError(f"Unknown face model {model!r}; choose one of: {', '.join(models) or 'none installed'}")
+    registry.require(model, TASK)
 
 
 def check_size(size: int, limit: int = OUTPUT_SIZES[-1]) -> int:

@@ -33,14 +33,34 @@ from gen_models.models.dcgan_digits import (
     load_bundled,
     to_uint8,
 )
-from gen_models.train.autoencoders import AEConfig, AETrainer, EpochEvent
+from gen_models.train import protocol
+from gen_models.train.autoencoders import AEConfig, AETrainer
 from gen_models.train.digits import load_digits
 from gen_models.train.digits_gan import DigitGANConfig, DigitGANTrainer
+from gen_models.train.protocol import Trainer, curve_rows
 
 MAX_DIGITS = 64
 MAX_WALK_FRAMES = 240
 DISPLAY_SCALE = 4  # 28 px digits are shown 4× larger (nearest neighbour, so pixels stay crisp)
 SNAPSHOT_SECONDS = 0.5  # a live run reports at most this often between epochs
+LIVE_EPOCHS = 5  # a live run's default length
+NOISE_STRENGTH = 0.3  # a live denoising run's default noise strength
+# "train on" choices (label, value) for live runs: all ten digits or one; digit_choice turns a value into the digit
+DIGIT_CHOICES = [("all ten digits", "all")] + [(str(d), str(d)) for d in range(10)]
+# denoising choices (label, value) for live autoencoder runs: "" trains a plain autoencoder
+NOISE_CHOICES = [("none (plain)", "")] + [(kind.replace("_", " and "), kind) for kind in ae.NOISE_KINDS]
+# live DCGAN runs that draw digits on the offline data: LabRun.digit_gan arguments, the optimizer by its name in
+# gen_models.train.digits_gan.OPTIMIZERS (about 2, 1 and 10 minutes on a 2-core CPU)
+DIGIT_GAN_EXAMPLES: tuple[dict[str, Any], ...] = (
+    {"arch": "tutorial", "digit": None, "source": "sklearn", "epochs": 20, "batch": 64, "optimizer": "quick", "seed": 0},
+    {"arch": "tutorial", "digit": 7, "source": "sklearn", "epochs": 60, "batch": 32, "optimizer": "quick", "seed": 0},
+    {"arch": "lab", "digit": None, "source": "sklearn", "epochs": 15, "batch": 128, "optimizer": "course", "seed": 0},
+)
+
+
+def digit_choice(value: str | int | None) -> int | None:
+    """The digit a :data:`DIGIT_CHOICES` value names (None for all ten)."""
+    return None if value in (None, "", "all") else int(value)
 
 
 def enlarge(gray: np.ndarray, scale: int = DISPLAY_SCALE) -> np.ndarray:
@@ -116,46 +136,40 @@ class Snapshot:
 
 
 class LabRun:
-    """One user's training run (a digits DCGAN or an autoencoder): run in slices, stop, resume, save."""
+    """One user's training run (any :class:`gen_models.train.protocol.Trainer`: a digits DCGAN, an autoencoder):
+    run in slices, stop, resume, save."""
 
-    def __init__(self, trainer: DigitGANTrainer | AETrainer) -> None:
+    def __init__(self, trainer: Trainer) -> None:
         self.trainer = trainer
-        self.kind = "gan" if isinstance(trainer, DigitGANTrainer) else "ae"
         epochs = int(trainer.config.epochs)
         limits.check_training(epochs, epochs * trainer.steps_per_epoch)  # refused before any work is done
         self._stop = threading.Event()
         self._active = threading.Event()
 
     @classmethod
-    def digit_gan(cls, arch: str = "tutorial", digit: int | None = None, source: str = "auto", epochs: int = 5,
-                  batch: int | None = None, seed: int = 0, limit: int | None = None, lr: float | None = None,
-                  beta1: float | None = None) -> LabRun:
+    def digit_gan(cls, arch: str = "tutorial", digit: int | None = None, source: str = "auto",
+                  epochs: int = LIVE_EPOCHS, batch: int | None = None, seed: int = 0, limit: int | None = None,
+                  lr: float | None = None, beta1: float | None = None) -> LabRun:
         """A DCGAN run; ``batch``, ``lr`` and ``beta1`` left as None take the architecture's own."""
         return cls(DigitGANTrainer(DigitGANConfig(arch=arch, digit=digit, source=source, epochs=int(epochs),
                                                   batch=batch, seed=int(seed), limit=limit, lr=lr, beta1=beta1)))
 
     @classmethod
-    def autoencoder(cls, arch: str = "dense", noise: str | None = None, strength: float = 0.3,
-                    digit: int | None = None, source: str = "auto", epochs: int = 5, batch: int = 64,
-                    seed: int = 0) -> LabRun:
+    def autoencoder(cls, arch: str = "dense", noise: str | None = None, strength: float = NOISE_STRENGTH,
+                    digit: int | None = None, source: str = "auto", epochs: int = LIVE_EPOCHS,
+                    batch: int = AEConfig.batch, seed: int = 0) -> LabRun:
         denoise = (noise, float(strength)) if noise else None
         return cls(AETrainer(AEConfig(arch=arch, denoise=denoise, digit=digit, source=source, epochs=int(epochs),
                                       batch=int(batch), seed=int(seed))))
 
     @classmethod
     def resume(cls, path: str | Path) -> LabRun:
-        """A run saved by :meth:`save` (either kind), ready to go on."""
-        from gen_models.core.checkpoint import load_checkpoint
-
-        state = load_checkpoint(path)
-        if isinstance(state, dict) and state.get("format") == "gen_models.digits_gan.trainer":
-            return cls(DigitGANTrainer.resume(path))
-        return cls(AETrainer.resume(path))
+        """A run saved by :meth:`save` (by any trainer: its checkpoint's format tag picks the class), ready to go on."""
+        return cls(protocol.resume(path))
 
     @property
     def description(self) -> str:
-        data = getattr(self.trainer, "data_description", None) or self.trainer.train_set.description
-        return f"{self.trainer.config.arch} {'DCGAN' if self.kind == 'gan' else 'autoencoder'} on {data}"
+        return self.trainer.description
 
     @property
     def active(self) -> bool:
@@ -166,50 +180,27 @@ class LabRun:
         """Ask the run to stop before its next step (it can be resumed)."""
         self._stop.set()
 
-    def _curves(self) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
-        if self.kind == "gan":
-            for r in self.trainer.history:
-                for metric in ("d_loss", "g_loss", "d_acc_real", "d_acc_fake"):
-                    rows.append({"step": r["step"], "metric": metric, "value": r[metric]})
-        else:
-            rows = [{"step": e.step, "metric": "loss", "value": e.loss} for e in self.trainer.history]
-            rows += [{"step": e.step, "metric": "test_mse", "value": e.test_mse} for e in self.trainer.snapshots]
-        return rows
-
     def epoch_images(self) -> dict[int, np.ndarray]:
-        if self.kind == "gan":
-            return dict(self.trainer.grids)
-        return {e.epoch: e.image for e in self.trainer.snapshots}
+        return self.trainer.epoch_images()
 
     def snapshot(self, steps_total: int, status: str) -> Snapshot:
         images = self.epoch_images()
         latest = images[max(images)] if images else None
-        metrics: dict[str, float] = {}
-        if self.kind == "gan" and self.trainer.history:
-            last_epoch = self.trainer.history[-1]["epoch"]
-            rows = [r for r in self.trainer.history if r["epoch"] == last_epoch]
-            metrics = {k: float(np.mean([r[k] for r in rows])) for k in ("d_loss", "g_loss", "d_acc_real", "d_acc_fake")}
-        elif self.kind == "ae" and self.trainer.snapshots:
-            last: EpochEvent = self.trainer.snapshots[-1]
-            metrics = {"train_loss": last.train_loss, "test_mse": last.test_mse}
-            if last.noisy_mse is not None:
-                metrics["noisy_input_mse"] = last.noisy_mse
-        return Snapshot(self.trainer.step, steps_total, self.trainer.epoch, self._curves(), latest, images, status,
-                        metrics)
+        return Snapshot(self.trainer.step, steps_total, self.trainer.epoch, curve_rows(self.trainer.history), latest,
+                        images, status, self.trainer.latest_metrics())
 
-    def run(self, epochs: int | None = None) -> Iterator[Snapshot]:
-        """Train up to ``epochs`` epochs in all; yields snapshots now and then and after every epoch."""
+    def run(self, until_epoch: int | None = None) -> Iterator[Snapshot]:
+        """Train until ``until_epoch`` epochs are done in all (default: the config's); yields snapshots now and then
+        and after every epoch."""
         self._stop.clear()
-        target = int(epochs if epochs is not None else self.trainer.config.epochs)
+        target = protocol.target_epoch(until_epoch, self.trainer.config.epochs)
         total = target * self.trainer.steps_per_epoch
         last = 0.0
         limits.check_training(target, total)
         with limits.training_slot():
             self._active.set()
             try:
-                for event in self.trainer.run(target - self.trainer.epoch if self.kind == "ae" else target,
-                                              self._stop):
+                for event in self.trainer.run(target, self._stop):
                     now = time.monotonic()
                     if event.kind == "epoch" or now - last >= SNAPSHOT_SECONDS:
                         last = now
@@ -222,39 +213,31 @@ class LabRun:
 
     def save(self) -> Path:
         """A resumable checkpoint file, for download."""
-        prefix = "dcgan-digits" if self.kind == "gan" else "autoencoder"
-        return self.trainer.save(new_output_path(".pt", prefix=f"{prefix}-checkpoint"))
+        return self.trainer.save(new_output_path(".pt", prefix=f"{self.trainer.checkpoint_prefix}-checkpoint"))
 
 
-def train_events(run: LabRun, epochs: int | None = None) -> Iterator[dict[str, Any]]:
+def train_events(run: LabRun, until_epoch: int | None = None) -> Iterator[dict[str, Any]]:
     """Train, yielding ``{"status", "epochs", "steps"}`` now and then and :func:`train_to_end`'s result last.
 
     Closing the iterator (a cancelled or disconnected request) stops the run before its next step: the training
     happens inside this iterator, so nothing trains on once nobody asks for it.
     """
     final = None
-    for final in run.run(epochs):
+    for final in run.run(until_epoch):
         yield {"status": final.status, "epochs": final.epoch, "steps": final.step}
     assert final is not None
-    per_epoch = []
-    if run.kind == "gan":
-        for epoch in sorted(run.trainer.grids):
-            rows = [r for r in run.trainer.history if r["epoch"] == epoch]
-            per_epoch.append({"epoch": epoch, **{k: float(np.mean([r[k] for r in rows]))
-                                                 for k in ("d_loss", "g_loss", "d_acc_real", "d_acc_fake")}})
-    else:
-        per_epoch = [{"epoch": e.epoch, "train_loss": e.train_loss, "test_mse": e.test_mse} for e in run.trainer.snapshots]
+    per_epoch = [{"epoch": epoch, **metrics} for epoch, metrics in sorted(run.trainer.epoch_metrics().items())]
     image = None
     if final.image is not None:
-        image = str(_png(final.image, "training", synthetic=run.kind == "gan", model=run.description,
+        image = str(_png(final.image, "training", synthetic=run.trainer.synthetic, model=run.description,
                          description=f"Epoch {final.epoch} of {run.description}"))
     yield {"status": final.status, "epochs": final.epoch, "steps": final.step, "metrics": final.metrics,
            "per_epoch": per_epoch, "image": image, "checkpoint": str(run.save())}
 
 
-def train_to_end(run: LabRun, epochs: int | None = None) -> dict[str, Any]:
+def train_to_end(run: LabRun, until_epoch: int | None = None) -> dict[str, Any]:
     """Run to completion; the final metrics, per-epoch metrics, the last image as PNG and the checkpoint."""
-    *_, result = train_events(run, epochs)
+    *_, result = train_events(run, until_epoch)
     return result
 
 

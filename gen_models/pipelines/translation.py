@@ -21,9 +21,12 @@ MAX_SIDE = 512  # the models were trained on 256 px crops; larger inputs cost ti
 MAX_SIDE_LIMIT = 1024
 
 
+TASK = "translation"
+
+
 def translation_models() -> dict[str, str]:
-    """Manifest entries with a CycleGAN generator: name → description."""
-    return {e.name: e.description for e in load_manifest() if e.architecture == "cyclegan"}
+    """The catalog's image-to-image translators: name → description (the default first)."""
+    return {e.name: e.description for e in load_manifest().for_task(TASK)}
 
 
 @dataclass(frozen=True)
@@ -38,9 +41,7 @@ class Translated:
 def translate_photo(image: str | Path | bytes, model: str = "cyclegan-horse2zebra",
                     max_side: int = MAX_SIDE) -> Translated:
     """Translate one photo with a CycleGAN generator; the PNG has the photo's size and is labelled AI-generated."""
-    models = translation_models()
-    if model not in models:
-        raise InputError(f"unknown translation model {model!r}; choose one of {', '.join(models) or '(none)'}")
+    registry.require(model, TASK)
     if isinstance(max_side, bool) or int(max_side) != max_side or not 64 <= max_side <= MAX_SIDE_LIMIT:
         raise InputError(f"working size must be a whole number from 64 to {MAX_SIDE_LIMIT} px, got {max_side!r}")
     loaded = load_image(image)

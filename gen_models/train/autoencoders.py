@@ -1,12 +1,13 @@
 """Train the digit autoencoders (dense or convolutional, optionally denoising) step by step, for the app and the CLI.
 
-An :class:`AETrainer` holds one run: its model, optimiser, data and its own random generator, so several users can
-train at once in threads and each run is reproducible from its seed (the process-wide RNG and thread settings are
-never touched). ``run`` yields an event per optimiser step (the live MSE loss) and one per epoch (test-set MSE and
-an image of eight test digits over their reconstructions, with the noisy inputs on top for a denoising run); the
-epoch images stay in ``snapshots`` for replay. ``save``/``resume`` capture everything down to the position inside
-an epoch, so a stopped and resumed run ends with exactly the weights of an uninterrupted one; ``export`` writes the
-model as safetensors with its config in the metadata, the file :func:`gen_models.models.autoencoders.load_model` reads.
+An :class:`AETrainer` holds one run (a :class:`gen_models.train.protocol.Trainer`): its model, optimiser, data and
+its own random generator, so several users can train at once in threads and each run is reproducible from its seed
+(the process-wide RNG and thread settings are never touched). ``run`` trains until a total epoch count and yields an
+event per optimiser step (the live MSE loss) and one per epoch (test-set MSE and an image of eight test digits over
+their reconstructions, with the noisy inputs in between for a denoising run); the finished epochs stay in
+``snapshots`` for replay. ``save``/``resume`` capture everything down to the position inside an epoch, so a stopped
+and resumed run ends with exactly the weights of an uninterrupted one; ``export`` writes the model as safetensors
+with its config in the metadata, the file :func:`gen_models.models.autoencoders.load_model` reads.
 
 ``python -m gen_models.train autoencoder …`` drives the same trainer (see :func:`add_parser`), and running this
 module retrains the bundled models in ``gen_models/bundled/autoencoders``.
@@ -40,6 +41,16 @@ from gen_models.core.errors import GenModelsError, InputError, WeightsIntegrityE
 from gen_models.media.image import save_png
 from gen_models.models import autoencoders as ae
 from gen_models.train.digits import SOURCES, check_digit, load_digits
+from gen_models.train.protocol import (
+    CurveGroup,
+    EpochEvent,
+    HistoryRow,
+    StepEvent,
+    latest,
+    target_epoch,
+)
+
+__all__ = ["AEConfig", "AETrainer", "EpochEvent", "EpochSummary", "StepEvent", "add_parser", "run_cli"]
 
 PREVIEW = 8
 CHECKPOINT_FORMAT = 1
@@ -91,32 +102,27 @@ class AEConfig:
 
 
 @dataclass(frozen=True)
-class StepEvent:
-    """One optimiser step: global step number (1-based), its epoch, the batch's MSE loss."""
+class EpochSummary:
+    """A finished epoch: mean training loss, test MSE (and the noisy inputs' MSE when denoising), the image.
 
-    step: int
-    epoch: int
-    loss: float
-    steps_total: int
-    kind: str = "step"
-
-
-@dataclass(frozen=True)
-class EpochEvent:
-    """The end of an epoch: mean training loss, test MSE (and the noisy inputs' MSE when denoising), the image.
-
-    ``image`` is uint8 (H, W): a row of eight test digits (under a row of their noisy copies when denoising) above
-    the model's reconstructions.
+    ``image`` is uint8 (H, W): a row of eight test digits above the model's reconstructions of them (with a row of
+    the noisy inputs in between when denoising). Its epoch event's metrics are ``train_loss``, ``test_mse`` and, when denoising,
+    ``noisy_input_mse``.
     """
 
     epoch: int
     step: int
-    steps_total: int
     train_loss: float
     test_mse: float
     noisy_mse: float | None
     image: np.ndarray = field(repr=False)
-    kind: str = "epoch"
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        out = {"train_loss": self.train_loss, "test_mse": self.test_mse}
+        if self.noisy_mse is not None:
+            out["noisy_input_mse"] = self.noisy_mse
+        return out
 
 
 @dataclass(frozen=True)
@@ -149,7 +155,14 @@ def preview_image(rows: list[np.ndarray], gap: int = 2) -> np.ndarray:
 
 
 class AETrainer:
-    """One autoencoder training run; see the module docstring."""
+    """One autoencoder training run; see the module docstring. Step events and history rows carry ``loss`` (the
+    batch's MSE); the row of an epoch's last step also its ``test_mse``."""
+
+    checkpoint_format = CHECKPOINT_FORMAT
+    checkpoint_prefix = "autoencoder"
+    synthetic = False
+    epoch_image_caption = "test digits above their reconstructions"
+    curves = (CurveGroup("Reconstruction loss (MSE)", ("loss",)), CurveGroup("Test MSE per epoch", ("test_mse",)))
 
     def __init__(self, config: AEConfig) -> None:
         self.config = config = config.checked()
@@ -175,8 +188,9 @@ class AETrainer:
         self.epoch = 0  # completed epochs
         self._order: torch.Tensor | None = None  # the current epoch's shuffle, while it is under way
         self._position = 0  # batches of the current epoch already done
-        self.history: list[StepEvent] = []
-        self.snapshots: list[EpochEvent] = []
+        self.history: list[HistoryRow] = []
+        self.snapshots: list[EpochSummary] = []
+        self._running = threading.Lock()
 
     @property
     def steps_per_epoch(self) -> int:
@@ -186,17 +200,36 @@ class AETrainer:
     def step(self) -> int:
         return self.epoch * self.steps_per_epoch + self._position
 
-    def run(self, epochs: int | None = None, stop: threading.Event | None = None) -> Iterator[StepEvent | EpochEvent]:
-        """Train ``epochs`` more epochs (by default up to ``config.epochs``), yielding step and epoch events.
+    @property
+    def description(self) -> str:
+        return f"{self.config.arch} autoencoder on {self.train_set.description}"
+
+    def epoch_images(self) -> dict[int, np.ndarray]:
+        return {s.epoch: s.image for s in self.snapshots}
+
+    def epoch_metrics(self) -> dict[int, dict[str, float]]:
+        return {s.epoch: s.metrics for s in self.snapshots}
+
+    def latest_metrics(self) -> dict[str, float]:
+        return latest(self.epoch_metrics())
+
+    def run(self, until_epoch: int | None = None,
+            stop: threading.Event | None = None) -> Iterator[StepEvent | EpochEvent]:
+        """Train until ``until_epoch`` epochs are done in all (default: ``config.epochs``), yielding step and epoch
+        events.
 
         Setting ``stop`` ends the run before the next step; the trainer can then be saved or run again and goes on
         where it stopped.
         """
-        if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0):
-            raise InputError(f"epochs must be a whole number ≥ 0, got {epochs!r}")
-        target = self.config.epochs if epochs is None else self.epoch + epochs
-        if epochs is None and self._position:
-            target = max(target, self.epoch + 1)
+        target = target_epoch(until_epoch, self.config.epochs)
+        if not self._running.acquire(blocking=False):
+            raise InputError("This training run is already in progress.")
+        try:
+            yield from self._run(target, stop)
+        finally:
+            self._running.release()
+
+    def _run(self, target: int, stop: threading.Event | None) -> Iterator[StepEvent | EpochEvent]:
         steps_total = target * self.steps_per_epoch
         loss_fn = nn.MSELoss()
         while self.epoch < target:
@@ -215,16 +248,18 @@ class AETrainer:
                 loss.backward()
                 self.optimizer.step()
                 self._position += 1
-                event = StepEvent(self.step, self.epoch + 1, float(loss.item()), steps_total)
-                self.history.append(event)
-                yield event
+                metrics = {"loss": float(loss.item())}
+                self.history.append(HistoryRow(self.step, self.epoch + 1, metrics))
+                yield StepEvent(self.step, self.epoch + 1, steps_total, dict(metrics))
             self._order, self._position = None, 0
             self.epoch += 1
-            event = self._evaluate(steps_total)
-            self.snapshots.append(event)
-            yield event
+            summary = self._evaluate()
+            self.snapshots.append(summary)
+            last = self.history[-1]
+            self.history[-1] = HistoryRow(last.step, last.epoch, {**last.metrics, "test_mse": summary.test_mse})
+            yield EpochEvent(summary.step, summary.epoch, steps_total, summary.metrics, summary.image)
 
-    def _evaluate(self, steps_total: int) -> EpochEvent:
+    def _evaluate(self) -> EpochSummary:
         self.model.eval()
         with torch.inference_mode():
             outputs = torch.cat([self.model(self._test_input[i:i + 512])[:, 0] for i in range(0, len(self._test), 512)])
@@ -233,12 +268,15 @@ class AETrainer:
         rows = [self._test[self._preview].cpu().numpy(), outputs[self._preview].cpu().numpy()]
         if self.config.denoise:
             rows.insert(1, self._test_input[self._preview].cpu().numpy())
-        losses = [e.loss for e in self.history if e.epoch == self.epoch]
-        return EpochEvent(self.epoch, self.step, steps_total, float(np.mean(losses)) if losses else float("nan"),
-                          test_mse, noisy_mse, preview_image(rows))
+        losses = [r.metrics["loss"] for r in self.history if r.epoch == self.epoch]
+        return EpochSummary(self.epoch, self.step, float(np.mean(losses)) if losses else float("nan"), test_mse,
+                            noisy_mse, preview_image(rows))
 
     def save(self, path: str | Path) -> Path:
-        """A checkpoint of the whole run (model, optimiser, RNG, position in the epoch, history, epoch images)."""
+        """A checkpoint of the whole run (model, optimiser, RNG, position in the epoch, history, epoch images).
+
+        The layout is the one the app has always written (``steps_total`` fields included, for older readers)."""
+        planned = self.config.epochs * self.steps_per_epoch
         state = {
             "format": CHECKPOINT_FORMAT,
             "config": self.config.to_dict(),
@@ -248,8 +286,8 @@ class AETrainer:
             "epoch": self.epoch,
             "position": self._position,
             "order": self._order,
-            "history": [[e.step, e.epoch, e.loss, e.steps_total] for e in self.history],
-            "snapshots": [{"epoch": e.epoch, "step": e.step, "steps_total": e.steps_total, "train_loss": e.train_loss,
+            "history": [[r.step, r.epoch, r.metrics["loss"], planned] for r in self.history],
+            "snapshots": [{"epoch": e.epoch, "step": e.step, "steps_total": planned, "train_loss": e.train_loss,
                            "test_mse": e.test_mse, "noisy_mse": e.noisy_mse, "image": torch.from_numpy(e.image)}
                           for e in self.snapshots],
         }
@@ -276,8 +314,14 @@ class AETrainer:
             trainer._generator.set_state(state["generator"])
             trainer.epoch, trainer._position = int(state["epoch"]), int(state["position"])
             trainer._order = state["order"]
-            trainer.history = [StepEvent(int(s), int(e), float(loss), int(t)) for s, e, loss, t in state["history"]]
-            trainer.snapshots = [EpochEvent(**{**snap, "image": snap["image"].numpy()}) for snap in state["snapshots"]]
+            trainer.snapshots = [
+                EpochSummary(int(snap["epoch"]), int(snap["step"]), float(snap["train_loss"]), float(snap["test_mse"]),
+                             None if snap["noisy_mse"] is None else float(snap["noisy_mse"]), snap["image"].numpy())
+                for snap in state["snapshots"]]
+            tested = {s.step: s.test_mse for s in trainer.snapshots}
+            trainer.history = [HistoryRow(int(s), int(e), {"loss": float(loss)}
+                                          | ({"test_mse": tested[int(s)]} if int(s) in tested else {}))
+                               for s, e, loss, *_ in state["history"]]
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise WeightsIntegrityError(
                 f"{Path(path).name} is not an autoencoder training checkpoint ({exc})") from None
@@ -328,7 +372,7 @@ def write_logs(trainer: AETrainer, out: Path) -> None:
     with open(out / "losses.csv", "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["epoch", "step", "loss"])
-        writer.writerows([e.epoch, e.step, f"{e.loss:.6f}"] for e in trainer.history)
+        writer.writerows([r.epoch, r.step, f"{r.metrics['loss']:.6f}"] for r in trainer.history)
     with open(out / "epochs.csv", "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["epoch", "train_loss", "test_mse", "noisy_input_mse"])
@@ -340,7 +384,7 @@ def _save_epoch_image(trainer: AETrainer, event: EpochEvent, out: Path) -> None:
     rows = "digits, noisy inputs, outputs" if trainer.config.denoise else "digits, reconstructions"
     save_png(event.image, out / f"recon_epoch{event.epoch:03d}.png", synthetic=True,
              model=f"{trainer.config.arch} autoencoder (training)",
-             description=f"epoch {event.epoch}, test MSE {event.test_mse:.4f}; rows: {rows}")
+             description=f"epoch {event.epoch}, test MSE {event.metrics['test_mse']:.4f}; rows: {rows}")
 
 
 def run_cli(args: argparse.Namespace, log: Callable[[str], None] = print) -> int:
@@ -360,15 +404,16 @@ def run_cli(args: argparse.Namespace, log: Callable[[str], None] = print) -> int
             trainer = AETrainer(AEConfig(args.arch, denoise, args.digit, args.data, args.epochs, args.batch, args.lr,
                                          args.seed))
         out.mkdir(parents=True, exist_ok=True)
-        log(f"{trainer.config.arch} autoencoder on {trainer.train_set.description}, device {trainer.device}")
+        log(f"{trainer.description}, device {trainer.device}")
         started = time.perf_counter()
-        for event in trainer.run(epochs=max(0, args.epochs - trainer.epoch), stop=stop):
-            if isinstance(event, EpochEvent):
+        for event in trainer.run(args.epochs, stop):
+            if event.kind == "epoch":
                 _save_epoch_image(trainer, event, out)
                 write_logs(trainer, out)
                 trainer.save(checkpoint)
-                noisy = f" (noisy inputs {event.noisy_mse:.4f})" if event.noisy_mse is not None else ""
-                log(f"epoch {event.epoch}: train loss {event.train_loss:.4f}, test MSE {event.test_mse:.4f}{noisy}")
+                m = event.metrics
+                noisy = f" (noisy inputs {m['noisy_input_mse']:.4f})" if "noisy_input_mse" in m else ""
+                log(f"epoch {event.epoch}: train loss {m['train_loss']:.4f}, test MSE {m['test_mse']:.4f}{noisy}")
         if stop.is_set():
             write_logs(trainer, out)
             trainer.save(checkpoint)
@@ -400,10 +445,14 @@ BUNDLE_RECIPES: dict[str, tuple[AEConfig, str]] = {
 
 
 def write_bundle(folder: str | Path = ae.BUNDLE_DIR, log: Callable[[str], None] = print) -> list[dict[str, Any]]:
-    """Train every bundle recipe and write its safetensors file and the ``models.json`` card."""
+    """Train every bundle recipe, write its safetensors file and pin it in the catalog (sha256, size, recipe:
+    test_mse is on the held-out split, for the denoising model outputs for noisy inputs vs the clean digits;
+    mean_image_mse is the baseline of predicting the mean training image)."""
+    from gen_models.core.manifest import record_bundled
+
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    cards = []
+    recipes = []
     for name, (config, description) in BUNDLE_RECIPES.items():
         started = time.perf_counter()
         trainer = AETrainer(config)
@@ -413,24 +462,19 @@ def write_bundle(folder: str | Path = ae.BUNDLE_DIR, log: Callable[[str], None] 
         result.path.chmod(0o644)  # a package file: readable by whoever installs it
         last = trainer.snapshots[-1]
         seconds = time.perf_counter() - started
-        cards.append({
-            "name": name, "arch": config.arch,
+        recipe = {
             "denoise": {"kind": config.denoise[0], "strength": config.denoise[1]} if config.denoise else None,
             "data": trainer.train_set.description, "epochs": config.epochs, "batch": config.batch, "lr": config.lr,
-            "seed": config.seed, "file": result.path.name, "sha256": result.sha256, "bytes": result.size,
-            "test_mse": round(last.test_mse, 6),
+            "seed": config.seed, "test_mse": round(last.test_mse, 6),
             "noisy_input_mse": None if last.noisy_mse is None else round(last.noisy_mse, 6),
             "mean_image_mse": round(ae.mean_image_mse(trainer.train_set.images, trainer.test_set.images), 6),
-            "train_seconds": round(seconds, 1), "description": description,
-        })
+            "train_seconds": round(seconds, 1),
+        }
+        record_bundled(name, result.path, recipe, task="autoencoder", architecture="autoencoder",
+                       config={"arch": config.arch}, description=description)
+        recipes.append({"name": name, **recipe})
         log(f"{name}: test MSE {last.test_mse:.4f} in {seconds:.0f} s, {result.size} bytes")
-    card = {"about": "Autoencoders bundled with gen_models, trained by gen_models/train/autoencoders.py "
-                     "(python -m gen_models.train.autoencoders) on the training split of the data named. test_mse "
-                     "is on the held-out test split (for the denoising model: outputs for noisy inputs vs the "
-                     "clean digits); mean_image_mse is the baseline of predicting the mean training image.",
-            "models": cards}
-    (folder / "models.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
-    return cards
+    return recipes
 
 
 if __name__ == "__main__":

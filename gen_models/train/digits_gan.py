@@ -1,11 +1,13 @@
 """Train the digits DCGANs (TensorFlow tutorial or course lab, see :mod:`gen_models.models.dcgan_digits`) step by step.
 
-A :class:`DigitGANTrainer` is one training run: it owns its networks, optimizers, data and a private
-``torch.Generator`` that draws the weight init, the shuffles, the noise and the tutorial's dropout masks, so runs
-in different threads (several users of one app) share nothing and each gives the same numbers it would give alone.
-:meth:`DigitGANTrainer.run` yields an event per step (losses, discriminator accuracy on real and on fake) and one
-per finished epoch (a sample grid from the fixed seeds 0–63); it can be stopped between steps with an event, saved,
-and resumed from the file exactly where it stopped, mid-epoch included.
+A :class:`DigitGANTrainer` is one training run (a :class:`gen_models.train.protocol.Trainer`): it owns its
+networks, optimizers, data and a private ``torch.Generator`` that draws the weight init, the shuffles, the noise and
+the tutorial's dropout masks, so runs in different threads (several users of one app) share nothing and each gives
+the same numbers it would give alone.
+:meth:`DigitGANTrainer.run` trains until a total epoch count and yields an event per step (losses, discriminator
+accuracy on real and on fake) and one per finished epoch (its means and a sample grid from the fixed seeds 0–63); it
+can be stopped between steps with an event, saved, and resumed from the file exactly where it stopped, mid-epoch
+included.
 
 The TensorFlow tutorial updates both networks from one forward pass (its ``train_step`` takes both gradients from
 the same tape). The lab alternates, as PyTorch's DCGAN example does: the discriminator sees a batch of real and a
@@ -18,7 +20,7 @@ few dozen steps and the generator collapses.
 
 ``python -m gen_models.train dcgan-digits`` drives the same trainer from the shell; :func:`build_bundled` retrains
 the generators that ship in ``gen_models/bundled/digits``. Those are short CPU runs on the 1,500 scikit-learn
-digits (see ``BUNDLED_RECIPES`` for their settings and ``models.json`` for each run's record).
+digits (see ``BUNDLED_RECIPES`` for their settings and the catalog's ``recipe`` for each run's record).
 """
 
 from __future__ import annotations
@@ -26,16 +28,14 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
-import json
 import os
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
@@ -61,12 +61,45 @@ from gen_models.models.dcgan_digits import (
     to_uint8,
 )
 from gen_models.train.digits import SOURCES, DigitSet, check_digit, load_digits
+from gen_models.train.protocol import (
+    CurveGroup,
+    EpochEvent,
+    HistoryRow,
+    StepEvent,
+    epoch_means,
+    latest,
+    target_epoch,
+)
 
 CHECKPOINT_FORMAT = "gen_models.digits_gan.trainer"
 GRID_SEEDS = range(64)
 GRID_COLS = 8
 # arch → (batch, learning rate, Adam β1) as the tutorial and the lab use them
 DEFAULTS = {"tutorial": (256, 1e-4, 0.9), "lab": (128, 2e-4, 0.5)}
+ARCH_TITLES = {"tutorial": "Tutorial DCGAN", "lab": "Lab DCGAN"}
+# optimizer recipes offered beside the architecture's own: name → (Adam learning rate, β1); None: the arch's own
+OPTIMIZERS: dict[str, tuple[float | None, float | None]] = {"course": (None, None), "quick": (2e-4, 0.5)}
+
+
+def adam_text(lr: float, beta1: float = 0.9) -> str:
+    """"Adam 2e-4, β1 0.5" (β1 left out when it is Adam's default 0.9)."""
+    mantissa, exponent = f"{float(lr):e}".split("e")
+    text = f"Adam {float(mantissa):g}e{int(exponent)}"
+    return text if beta1 == 0.9 else f"{text}, β1 {beta1:g}"
+
+
+def arch_text(arch: str) -> str:
+    """The architecture with its latent size and default optimizer, e.g. "Lab DCGAN (z 128, Adam 2e-4, β1 0.5)"."""
+    _, lr, beta1 = DEFAULTS[arch]
+    return f"{ARCH_TITLES[arch]} (z {LATENT_DIM[arch]}, {adam_text(lr, beta1)})"
+
+
+def optimizer_text(name: str) -> str:
+    """What an entry of :data:`OPTIMIZERS` trains with."""
+    lr, beta1 = OPTIMIZERS[name]
+    if lr is None:
+        return "as in the course (" + "; ".join(f"{arch} {adam_text(*DEFAULTS[arch][1:])}" for arch in ARCHS) + ")"
+    return f"quick CPU recipe of the bundled models ({adam_text(lr, 0.9 if beta1 is None else beta1)})"
 
 
 @dataclass(frozen=True)
@@ -114,27 +147,7 @@ class DigitGANConfig:
                        beta1=beta1 if self.beta1 is None else self.beta1)
 
 
-@dataclass(frozen=True)
-class TrainEvent:
-    """A finished step (``kind="step"``: its losses and accuracies) or epoch (``kind="epoch"``: the epoch's means
-    and ``grid``, the uint8 sample grid of seeds 0–63). ``step`` counts steps done so far, ``epoch`` is 1-based."""
-
-    kind: Literal["step", "epoch"]
-    step: int
-    epoch: int
-    steps_total: int
-    d_loss: float
-    g_loss: float
-    d_acc_real: float
-    d_acc_fake: float
-    grid: np.ndarray | None = field(default=None, repr=False)
-
-    @property
-    def progress(self) -> float:
-        """Fraction of the requested steps done, 0–1."""
-        return min(1.0, self.step / self.steps_total) if self.steps_total else 1.0
-
-
+# every step's metrics (and each epoch's means of them): losses, discriminator accuracy on real and on fake
 METRICS = ("d_loss", "g_loss", "d_acc_real", "d_acc_fake")
 
 
@@ -153,7 +166,15 @@ def _init_weights(module: nn.Module, rng: torch.Generator) -> None:
 
 
 class DigitGANTrainer:
-    """One training run; nothing in it is shared with other runs (see the module docstring)."""
+    """One training run; nothing in it is shared with other runs (see the module docstring). Step events carry
+    :data:`METRICS`, epoch events their means over the epoch and the sample grid as ``image``."""
+
+    checkpoint_format = CHECKPOINT_FORMAT
+    checkpoint_prefix = "dcgan-digits"
+    synthetic = True
+    epoch_image_caption = f"fixed noise: seeds {GRID_SEEDS[0]}–{GRID_SEEDS[-1]}"
+    curves = (CurveGroup("Discriminator and generator loss", ("d_loss", "g_loss")),
+              CurveGroup("Discriminator accuracy on real and on fake digits", ("d_acc_real", "d_acc_fake"), (0, 1)))
 
     def __init__(self, config: DigitGANConfig) -> None:
         config = config.resolved()
@@ -184,14 +205,28 @@ class DigitGANTrainer:
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=float(config.lr_g), betas=betas)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=float(config.lr), betas=betas)
         self._loss = nn.BCEWithLogitsLoss()
-        self.history: list[dict[str, float | int]] = []
+        self.history: list[HistoryRow] = []
         self.grids: dict[int, np.ndarray] = {}
+        self._epoch_metrics: dict[int, dict[str, float]] = {}
         self.step = 0
         self.epoch = 0
         self._order: torch.Tensor | None = None
         self._pos = 0
         self._running = threading.Lock()
         self._state = threading.RLock()
+
+    @property
+    def description(self) -> str:
+        return f"{self.config.arch} DCGAN on {self.data_description}"
+
+    def epoch_images(self) -> dict[int, np.ndarray]:
+        return dict(self.grids)
+
+    def epoch_metrics(self) -> dict[int, dict[str, float]]:
+        return {e: dict(m) for e, m in self._epoch_metrics.items()}
+
+    def latest_metrics(self) -> dict[str, float]:
+        return latest(self._epoch_metrics)
 
     @property
     def images(self) -> int:
@@ -251,10 +286,11 @@ class DigitGANTrainer:
         """The 8×8 grid of seeds 0–63 from the current generator, as a uint8 gray image."""
         return digit_grid(self.samples(GRID_SEEDS), GRID_COLS)
 
-    def run(self, epochs: int | None = None, stop: threading.Event | None = None) -> Iterator[TrainEvent]:
-        """Train until ``epochs`` epochs are done in all (default: the config's), yielding after every step and
+    def run(self, until_epoch: int | None = None,
+            stop: threading.Event | None = None) -> Iterator[StepEvent | EpochEvent]:
+        """Train until ``until_epoch`` epochs are done in all (default: the config's), yielding after every step and
         every epoch. Setting ``stop`` ends the run before the next step; calling ``run`` again continues."""
-        target = int(epochs if epochs is not None else self.config.epochs)
+        target = target_epoch(until_epoch, self.config.epochs)
         if not self._running.acquire(blocking=False):
             raise InputError("This training run is already in progress.")
         try:
@@ -273,16 +309,15 @@ class DigitGANTrainer:
                     self._pos += 1
                     self.step += 1
                     epoch = self.epoch + 1
-                    self.history.append({"step": self.step, "epoch": epoch, **metrics})
+                    self.history.append(HistoryRow(self.step, epoch, metrics))
                     epoch_done = self._pos == per_epoch
                     if epoch_done:
                         self.epoch, self._order, self._pos = epoch, None, 0
                         self.grids[epoch] = self.sample_grid()
-                yield TrainEvent("step", self.step, epoch, total, **metrics)
+                        self._epoch_metrics[epoch] = epoch_means(self.history, epoch, METRICS)
+                yield StepEvent(self.step, epoch, total, dict(metrics))
                 if epoch_done:
-                    rows = [r for r in self.history if r["epoch"] == epoch]
-                    means = {k: float(np.mean([r[k] for r in rows])) for k in METRICS}
-                    yield TrainEvent("epoch", self.step, epoch, total, **means, grid=self.grids[epoch])
+                    yield EpochEvent(self.step, epoch, total, self.latest_metrics(), self.grids[epoch])
         finally:
             self._running.release()
 
@@ -301,7 +336,8 @@ class DigitGANTrainer:
                 "data": self.data_description, "generator": cpu(self.generator.state_dict()),
                 "discriminator": cpu(self.discriminator.state_dict()), "opt_g": optimizer(self.opt_g),
                 "opt_d": optimizer(self.opt_d), "rng": self._rng.get_state(), "step": self.step, "epoch": self.epoch,
-                "order": self._order, "pos": self._pos, "history": [dict(r) for r in self.history],
+                "order": self._order, "pos": self._pos,
+                "history": [{"step": r.step, "epoch": r.epoch, **r.metrics} for r in self.history],
                 "grids": {int(e): torch.from_numpy(g.copy()) for e, g in self.grids.items()},
             }
 
@@ -338,8 +374,10 @@ class DigitGANTrainer:
             trainer._rng.set_state(state["rng"])
             trainer.step, trainer.epoch, trainer._pos = int(state["step"]), int(state["epoch"]), int(state["pos"])
             trainer._order = state["order"]
-            trainer.history = [dict(r) for r in state["history"]]
+            trainer.history = [HistoryRow(int(r["step"]), int(r["epoch"]), {k: float(r[k]) for k in METRICS})
+                               for r in state["history"]]
             trainer.grids = {int(e): g.numpy() for e, g in state["grids"].items()}
+            trainer._epoch_metrics = {e: epoch_means(trainer.history, e, METRICS) for e in sorted(trainer.grids)}
         return trainer
 
     def export_generator(self, path: str | Path, half: bool = False) -> Path:
@@ -363,13 +401,13 @@ class DigitGANTrainer:
             writer = csv.DictWriter(fh, ["step", "epoch", *METRICS])
             writer.writeheader()
             for row in self.history:
-                writer.writerow({k: (f"{v:.6f}" if isinstance(v, float) else v) for k, v in row.items()})
+                writer.writerow({"step": row.step, "epoch": row.epoch, **{k: f"{v:.6f}" for k, v in row.metrics.items()}})
         return path
 
 
 # Bundled generators: fp16 copies of short CPU runs on the offline (scikit-learn) digits, with Adam 2e-4, β1 0.5
 # (the tutorial's 1e-4, β1 0.9 is slower to get anywhere in so few steps). ``build_bundled`` retrains them and
-# rewrites models.json with each run's record.
+# pins each run's record in the catalog (weights_manifest.json).
 BUNDLED_RECIPES: dict[str, dict] = {
     "tutorial-all": {"title": "TensorFlow-tutorial DCGAN", "arch": "tutorial", "digit": None, "epochs": 20,
                      "batch": 64, "lr": 2e-4, "beta1": 0.5},
@@ -381,13 +419,13 @@ BUNDLED_RECIPES: dict[str, dict] = {
 
 def build_bundled(names: list[str] | None = None, folder: str | Path = BUNDLED_DIR, seed: int = 0,
                   log: Callable[[str], None] = print) -> dict[str, dict]:
-    """Retrain the bundled generators on the scikit-learn digits (CPU) and rewrite ``models.json``; returns the
-    card's entries by name. Entries not retrained are kept as they were."""
+    """Retrain the bundled generators on the scikit-learn digits (CPU) and pin each in the catalog (sha256, size,
+    recipe); returns the recipes by name. Entries not retrained are kept as they were."""
+    from gen_models.core.manifest import record_bundled
+
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    card_path = folder / "models.json"
-    card = json.loads(card_path.read_text()) if card_path.exists() else {"version": 1, "models": []}
-    entries = {m["name"]: m for m in card["models"]}
+    recipes = {}
     for name in names or list(BUNDLED_RECIPES):
         recipe = dict(BUNDLED_RECIPES[name])
         title = recipe.pop("title")
@@ -400,21 +438,17 @@ def build_bundled(names: list[str] | None = None, folder: str | Path = BUNDLED_D
         seconds = time.perf_counter() - started
         threads = torch.get_num_threads()
         weights = trainer.export_generator(folder / f"{name}.safetensors", half=True)
-        data = weights.read_bytes()
-        entries[name] = {
-            "name": name, "title": title, "arch": trainer.config.arch, "digit": trainer.config.digit,
-            "data": trainer.data_description, "epochs": trainer.epoch, "steps": trainer.step,
-            "batch": trainer.config.batch, "lr": trainer.config.lr, "lr_g": trainer.config.lr_g,
-            "beta1": trainer.config.beta1,
-            "seed": trainer.config.seed, "file": weights.name, "sha256": hashlib.sha256(data).hexdigest(),
-            "size": len(data), "dtype": "float16", "train_seconds": round(seconds, 1),
+        recipes[name] = {
+            "digit": trainer.config.digit, "data": trainer.data_description, "epochs": trainer.epoch,
+            "steps": trainer.step, "batch": trainer.config.batch, "lr": trainer.config.lr,
+            "lr_g": trainer.config.lr_g, "beta1": trainer.config.beta1, "seed": trainer.config.seed,
+            "dtype": "float16", "train_seconds": round(seconds, 1),
             "trained_on": f"CPU, {threads} thread{'' if threads == 1 else 's'}",
         }
-        log(f"{name}: {trainer.step} steps in {seconds:.0f} s → {weights.name} ({len(data) / 1e6:.1f} MB)")
-    card["models"] = [entries[n] for n in [*BUNDLED_RECIPES, *sorted(set(entries) - set(BUNDLED_RECIPES))]
-                      if n in entries]
-    card_path.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
-    return entries
+        record_bundled(name, weights, recipes[name], task="digits-generation", architecture="dcgan-digits",
+                       config={"arch": trainer.config.arch}, title=title)
+        log(f"{name}: {trainer.step} steps in {seconds:.0f} s → {weights.name} ({weights.stat().st_size / 1e6:.1f} MB)")
+    return recipes
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -458,19 +492,19 @@ def run_cli(args: argparse.Namespace) -> int:
             trainer = DigitGANTrainer(DigitGANConfig(
                 arch=args.arch or "tutorial", digit=args.digit, source=args.data or "auto", epochs=args.epochs,
                 batch=args.batch, lr=args.lr, beta1=args.beta1, seed=0 if args.seed is None else args.seed))
-        print(f"{trainer.config.arch} DCGAN on {trainer.data_description}, {trainer.steps_per_epoch} steps/epoch "
-              f"on {trainer.device}")
+        print(f"{trainer.description}, {trainer.steps_per_epoch} steps/epoch on {trainer.device}")
         out.mkdir(parents=True, exist_ok=True)
         for event in trainer.run(args.epochs):
             if event.kind != "epoch":
                 continue
-            save_png(event.grid, out / f"samples_epoch{event.epoch:03d}.png", synthetic=True,
+            save_png(event.image, out / f"samples_epoch{event.epoch:03d}.png", synthetic=True,
                      model=f"dcgan-digits {trainer.config.arch} (training)",
                      description=f"epoch {event.epoch}, seeds 0-63")
             trainer.write_losses(out / "losses.csv")
             trainer.save(checkpoint)
-            print(f"epoch {event.epoch}/{args.epochs}: d_loss {event.d_loss:.3f}, g_loss {event.g_loss:.3f}, "
-                  f"D accuracy real {event.d_acc_real:.2f} fake {event.d_acc_fake:.2f}")
+            m = event.metrics
+            print(f"epoch {event.epoch}/{args.epochs}: d_loss {m['d_loss']:.3f}, g_loss {m['g_loss']:.3f}, "
+                  f"D accuracy real {m['d_acc_real']:.2f} fake {m['d_acc_fake']:.2f}")
         weights = trainer.export_generator(out / "generator.safetensors")
     except GenModelsError as exc:
         print(f"error: {exc}", file=sys.stderr)

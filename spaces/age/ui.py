@@ -7,9 +7,9 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from gen_models.pipelines.age import AGE_MODELS, predict_age
+from gen_models.pipelines.age import TASK, predict_age
 from webui import user_errors, weights_panel
-from webui.components import Dropdown
+from webui.components import model_dropdown
 from webui.events import clear_then
 
 TITLE = "Age prediction"
@@ -54,8 +54,7 @@ def build() -> None:
         with gr.Column(scale=2):
             files = gr.File(label="Photos (one or more)", file_count="multiple", file_types=["image"],
                             type="filepath")
-            model = Dropdown(choices=[(title, name) for name, title in AGE_MODELS.items()], value="dlib-age",
-                                label="Model")
+            model = model_dropdown(TASK, titles=True)
             whole = gr.Checkbox(label="Treat the whole image as one face (tight crops, generated faces)")
             button = gr.Button("Predict ages", variant="primary")
             weights_panel(model, [button])

@@ -10,12 +10,12 @@ from gen_models.pipelines.colorize import (
     DEFAULT_RENDER_FACTOR,
     RENDER_FACTORS,
     SWEEP_FACTORS,
+    TASK,
     colorize,
-    colorizer_models,
     render_factor_sweep,
 )
 from webui import user_errors, weights_panel
-from webui.components import Dropdown, Image, Slider
+from webui.components import Image, Slider, model_dropdown
 from webui.events import clear_then
 from webui.launch import heavy
 
@@ -54,12 +54,10 @@ def build() -> None:
         "more detail but can wash out colours; 35 is the usual default. Colour photos are made gray first. "
         "The Zhang et al. models are lighter and faster on a CPU. Results are PNGs labelled as AI-colorized."
     )
-    models = colorizer_models()
     with gr.Row():
         with gr.Column(scale=2):
             image = Image(label="Photo", sources=["upload", "clipboard"])
-            model = Dropdown(choices=list(models),
-                                value=next(iter(models), None), label="Model")
+            model = model_dropdown(TASK)
             render_factor = Slider(RENDER_FACTORS[0], RENDER_FACTORS[1], value=DEFAULT_RENDER_FACTOR, step=1,
                                       label="Render factor (DeOldify; ×16 px)")
             post_process = gr.Checkbox(value=True, label="Keep the photo's own brightness (post-processing)")

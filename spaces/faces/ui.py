@@ -6,10 +6,10 @@ import random
 
 import gradio as gr
 
-from gen_models.pipelines.age import AGE_MODELS
-from gen_models.pipelines.faces import MAX_FACES, OUTPUT_SIZES, face_models, generate_faces, with_ages
+from gen_models.pipelines.age import TASK as AGE_TASK
+from gen_models.pipelines.faces import MAX_FACES, OUTPUT_SIZES, TASK, generate_faces, with_ages
 from webui import user_errors, weights_panel
-from webui.components import Dropdown, Number, Slider
+from webui.components import Dropdown, Number, Slider, model_dropdown
 from webui.events import clear_then
 from webui.launch import heavy
 
@@ -37,15 +37,12 @@ def build() -> None:
     )
     with gr.Row():
         with gr.Column(scale=1):
-            models = face_models()
-            model = Dropdown(choices=list(models), value=next(iter(models), None),
-                                label="Generator")
+            model = model_dropdown(TASK, "Generator")
             seed = Number(value=0, precision=0, minimum=0, label="First seed")
             shuffle = gr.Button("🎲 Random seed", size="sm")
             count = Slider(1, MAX_FACES, value=8, step=1, label="How many faces")
             size = Dropdown(choices=[str(s) for s in OUTPUT_SIZES], value="256", label="Output size (px)")
-            age_model = Dropdown(choices=[("no age prediction", "")] + list(AGE_MODELS),
-                                    value="dlib-age", label="Predict each face's age with")
+            age_model = model_dropdown(AGE_TASK, "Predict each face's age with", none="no age prediction")
             sort_by_age = gr.Checkbox(label="Sort the grid by age")
             button = gr.Button("Generate", variant="primary")
             weights_panel(model, [button])

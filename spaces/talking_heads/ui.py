@@ -6,9 +6,9 @@ from pathlib import Path
 
 import gradio as gr
 
-from gen_models.pipelines.animate import MODES, animate, talking_head_models
+from gen_models.pipelines.animate import MODES, TASK, animate
 from webui import user_errors, weights_panel
-from webui.components import Dropdown, Image, Radio
+from webui.components import Image, Radio, model_dropdown
 from webui.events import clear_then, while_working
 from webui.launch import heavy
 
@@ -50,14 +50,12 @@ def build() -> None:
         "*best frame* picks the frame whose face pose matches the photo best. Results are labelled AI-generated "
         "in the file's metadata. On a CPU expect about a second per frame; on a GPU it is real time."
     )
-    models = talking_head_models()
     with gr.Row():
         with gr.Column(scale=2):
             with gr.Row():
                 image = Image(label="Photo (the face to animate)", sources=["upload", "webcam"])
                 video = gr.Video(label="Driving video (the motion)", sources=["upload", "webcam"])
-            model = Dropdown(choices=list(models),
-                                value="fomm-vox" if "fomm-vox" in models else next(iter(models), None), label="Model")
+            model = model_dropdown(TASK)
             mode = Radio(choices=[(MODE_LABELS[m], m) for m in MODES], value="relative", label="Motion")
             with gr.Row():
                 adapt_scale = gr.Checkbox(value=True, label="Adapt movement scale to the face size")

@@ -8,9 +8,9 @@ import gradio as gr
 
 from gen_models.core.errors import InputError
 from gen_models.pipelines.directions import attribute_strip, direction_strip
-from gen_models.pipelines.faces import MAX_KEYFRAMES, MAX_WALK_FRAMES, face_models, latent_arithmetic, latent_walk
+from gen_models.pipelines.faces import MAX_KEYFRAMES, MAX_WALK_FRAMES, TASK, latent_arithmetic, latent_walk
 from webui import user_errors, weights_panel
-from webui.components import Dropdown, Number, Radio, Slider
+from webui.components import Dropdown, Number, Radio, Slider, model_dropdown
 from webui.events import clear_then, while_working
 from webui.launch import heavy
 
@@ -68,9 +68,7 @@ def build() -> None:
     )
     with gr.Row():
         with gr.Column(scale=1):
-            models = face_models()
-            model = Dropdown(choices=list(models), value=next(iter(models), None),
-                                label="Generator")
+            model = model_dropdown(TASK, "Generator")
             seeds = gr.Textbox(value="1, 42, 7", label="Keyframe seeds")
             frames = Slider(2, 60, value=12, step=1, label="Frames per segment")
             fps = Slider(1, 30, value=12, step=1, label="Frames per second")

@@ -1,5 +1,5 @@
 """The browser suite: ``python app.py`` on a free port with random weights in the official file formats for every
-manifest entry (tests/staging.py), driven by Playwright in Debian's Chromium.
+manifest entry (tests/fixtures/staging.py), driven by Playwright in Debian's Chromium.
 
 Each test gets a fresh page on the running app; a screenshot of it is saved afterwards in ``$E2E_ARTIFACTS``
 (default ``tests/e2e/artifacts/``), whether the test passed or not. Page errors (uncaught JavaScript exceptions)

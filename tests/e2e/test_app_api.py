@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from media import ASTRONAUT, CAMERAMAN, NODDING, png_16bit
+from bad_files import ASTRONAUT, CAMERAMAN, NODDING, png_16bit
 from PIL import Image
 
 

@@ -6,6 +6,7 @@ import io
 
 import numpy as np
 import pytest
+from bad_files import CAMERAMAN, EXPECTED, REFUSED_BY_IMAGE_INPUTS, bad_images, png_16bit
 from browse import (
     block,
     choose,
@@ -19,7 +20,6 @@ from browse import (
     wait_for,
     wait_for_message,
 )
-from media import CAMERAMAN, EXPECTED, REFUSED_BY_IMAGE_INPUTS, bad_images, png_16bit
 from PIL import Image
 
 COMPARE = "Before / after (drag the handle)"

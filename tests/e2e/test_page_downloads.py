@@ -86,8 +86,8 @@ def test_unreachable_hub_is_known_within_seconds(open_page, hub_app):
     assert time.monotonic() - started < 5, f"{time.monotonic() - started:.1f} s to say the Hub is unreachable"
     assert f"python -m gen_models fetch {MISSING}" in message
 
+    from bad_files import CAMERAMAN
     from gradio_client import Client, handle_file
-    from media import CAMERAMAN
 
     client = Client(hub_app.url, verbose=False)
     for _ in range(2):  # the second answer comes from the remembered probe

@@ -139,7 +139,7 @@ def test_autoencoder_views(page):
 
 
 def test_cyclegan_translate_and_a_bad_upload(page, tmp_path):
-    from media import ASTRONAUT
+    from bad_files import ASTRONAUT
 
     scope = open_tab(page, "Classic labs", "CycleGAN horse ↔ zebra")
     upload(scope, "Photo", ASTRONAUT)

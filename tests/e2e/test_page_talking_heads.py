@@ -5,6 +5,14 @@ from __future__ import annotations
 import re
 
 import pytest
+from bad_files import (
+    ASTRONAUT,
+    EXPECTED,
+    NODDING,
+    REFUSED_BY_IMAGE_INPUTS,
+    bad_images,
+    png_16bit,
+)
 from browse import (
     block,
     choose,
@@ -17,14 +25,6 @@ from browse import (
     video_duration,
     wait_for,
     wait_for_message,
-)
-from media import (
-    ASTRONAUT,
-    EXPECTED,
-    NODDING,
-    REFUSED_BY_IMAGE_INPUTS,
-    bad_images,
-    png_16bit,
 )
 
 RESULT = "Result (H.264 MP4, the driver's fps and sound)"
