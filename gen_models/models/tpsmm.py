@@ -130,7 +130,8 @@ def tps_fit(kp_1: torch.Tensor, kp_2: torch.Tensor) -> tuple[torch.Tensor, torch
     returns the radial weights [B, K, n, 2] and the affine part [B, K, 3, 2] (rows: x, y, 1).
     """
     b, k, n, _ = kp_1.shape
-    sq = ((kp_1[:, :, :, None] - kp_1[:, :, None, :]) ** 2).sum(-1)
+    # the official steps, op for op (torch.norm then **2, and inverse(L) @ Y rather than a solve): the same bits
+    sq = torch.norm(kp_1[:, :, :, None] - kp_1[:, :, None, :], dim=4, p=2) ** 2
     radial = sq * torch.log(sq + LOG_EPS)
     homogeneous = torch.cat([kp_1, kp_1.new_ones(b, k, n, 1)], dim=3)
     top = torch.cat([radial, homogeneous], dim=3)
@@ -138,7 +139,7 @@ def tps_fit(kp_1: torch.Tensor, kp_2: torch.Tensor) -> tuple[torch.Tensor, torch
     system = torch.cat([top, bottom], dim=2)
     system = system + TPS_REGULARISATION * torch.eye(n + 3, dtype=kp_1.dtype, device=kp_1.device)
     rhs = torch.cat([kp_2, kp_2.new_zeros(b, k, 3, 2)], dim=2)
-    params = torch.linalg.solve(system, rhs)
+    params = torch.matmul(torch.inverse(system), rhs)
     return params[:, :, :n], params[:, :, n:]
 
 

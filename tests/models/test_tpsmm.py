@@ -347,3 +347,23 @@ def test_batched_render_equals_single_frames_and_avd_shape(tmp_path):
     assert retargeted["fg_kp"].shape == (3, 10, 2)
     one = model.avd(kp_source, {"fg_kp": kp_driving["fg_kp"][1:2]})
     torch.testing.assert_close(retargeted["fg_kp"][1:2], one["fg_kp"], rtol=0, atol=1e-5)
+
+
+def test_tps_fit_takes_the_official_steps_bit_for_bit():
+    """The official ``TPS.__init__`` builds L from ``torch.norm(...)**2``, adds 0.01·I and multiplies by
+    ``torch.inverse(L)``; the same steps written out here give the very same bits as ``tps_fit``."""
+    from gen_models.models.tpsmm import tps_fit
+
+    gen = torch.Generator().manual_seed(5)
+    kp_1 = torch.rand(2, 10, 5, 2, generator=gen) * 2 - 1
+    kp_2 = torch.rand(2, 10, 5, 2, generator=gen) * 2 - 1
+    b, k, n, _ = kp_1.shape
+    radial = torch.norm(kp_1[:, :, :, None] - kp_1[:, :, None, :], dim=4, p=2) ** 2
+    radial = radial * torch.log(radial + 1e-9)
+    with_one = torch.cat([kp_1, torch.ones(b, k, n, 1)], 3)
+    left = torch.cat([radial, with_one.permute(0, 1, 3, 2)], 2)
+    system = torch.cat([left, torch.cat([with_one, torch.zeros(b, k, 3, 3)], 2)], 3)
+    system = system + torch.eye(n + 3).expand(system.shape) * 0.01
+    params = torch.matmul(torch.inverse(system), torch.cat([kp_2, torch.zeros(b, k, 3, 2)], 2))
+    radial_w, affine = tps_fit(kp_1, kp_2)
+    assert torch.equal(radial_w, params[:, :, :n]) and torch.equal(affine, params[:, :, n:])
