@@ -208,8 +208,8 @@ def translate(model: nn.Module, rgb: np.ndarray, max_side: int = 512) -> np.ndar
     x = torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1)[None]
     x = (x.to(device=weight.device, dtype=weight.dtype) / 255.0 - 0.5) / 0.5
     with torch.inference_mode():
-        y = model(x)[0].float().clamp(-1, 1)
-    out = ((y + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+        y = model(x)[0].float().clamp(-1, 1).permute(1, 2, 0).cpu().numpy()
+    out = ((y + 1) / 2.0 * 255.0).astype(np.uint8)  # the official tensor2im: scaled, then truncated
     if (net_h, net_w) != (height, width):
         out = np.asarray(Image.fromarray(out).resize((width, height), Image.BICUBIC))
     return out
