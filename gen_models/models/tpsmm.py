@@ -107,6 +107,7 @@ class Config:
         return cls(**{name: _section_override("tpsmm", VOX_256[name], raw.get(name, {}), name) for name in VOX_256})
 
 
+# Same as fomm.make_coordinate_grid; each file follows its own repository op for op, so a fix must reach both.
 def make_coordinate_grid(height: int, width: int, like: torch.Tensor) -> torch.Tensor:
     """[height, width, 2] grid of (x, y) spanning [-1, 1] corner to corner, in ``like``'s dtype and device."""
     x = torch.arange(width, dtype=like.dtype, device=like.device)
@@ -116,6 +117,7 @@ def make_coordinate_grid(height: int, width: int, like: torch.Tensor) -> torch.T
     return torch.stack([x.view(1, -1).expand(height, width), y.view(-1, 1).expand(height, width)], dim=2)
 
 
+# Same math as fomm.kp2gaussian, written in TPSMM's own op order; a fix must reach both.
 def kp2gaussian(kp: torch.Tensor, spatial_size: tuple[int, int], kp_variance: float) -> torch.Tensor:
     """Keypoints [..., N, 2] → unnormalised Gaussian heatmaps [..., N, H, W] of variance ``kp_variance``."""
     grid = make_coordinate_grid(spatial_size[0], spatial_size[1], kp)
@@ -152,6 +154,7 @@ def tps_warp(
     return linear + (sq * torch.log(sq + LOG_EPS)) @ radial_weights
 
 
+# Same as fomm.ResBlock2d with BatchNorm → InstanceNorm (TPSMM's official layers); a fix must reach both.
 class ResBlock2d(nn.Module):
     """Pre-activation residual block: norm1 → relu → conv1 → norm2 → relu → conv2, plus the input."""
 
@@ -168,6 +171,7 @@ class ResBlock2d(nn.Module):
         return out + x
 
 
+# Same as fomm.UpBlock2d with BatchNorm → InstanceNorm (TPSMM's official layers); a fix must reach both.
 class UpBlock2d(nn.Module):
     """Nearest ×2 upsample → conv → instance norm → relu."""
 
@@ -180,6 +184,7 @@ class UpBlock2d(nn.Module):
         return F.relu(self.norm(self.conv(F.interpolate(x, scale_factor=2))))
 
 
+# Same as fomm.DownBlock2d with BatchNorm → InstanceNorm (TPSMM's official layers); a fix must reach both.
 class DownBlock2d(nn.Module):
     """Conv → instance norm → relu → 2×2 average pool."""
 
@@ -192,6 +197,7 @@ class DownBlock2d(nn.Module):
         return F.avg_pool2d(F.relu(self.norm(self.conv(x))), 2)
 
 
+# Same as fomm.SameBlock2d with BatchNorm → InstanceNorm (TPSMM's official layers); a fix must reach both.
 class SameBlock2d(nn.Module):
     """Conv → instance norm → relu at the input resolution."""
 
@@ -208,6 +214,7 @@ def _hourglass_width(block_expansion: int, max_features: int, level: int) -> int
     return min(max_features, block_expansion * (2**level))
 
 
+# Same as fomm.Encoder, built from the InstanceNorm blocks above; a fix must reach both.
 class Encoder(nn.Module):
     """Hourglass encoder: ``num_blocks`` down blocks; the forward returns the input and every level."""
 
@@ -256,6 +263,7 @@ class Decoder(nn.Module):
         return outs
 
 
+# Same as fomm.Hourglass, built from the InstanceNorm blocks above; a fix must reach both.
 class Hourglass(nn.Module):
     """U-Net returning every decoder level, coarsest first (the official ``mode=1``)."""
 
@@ -269,6 +277,7 @@ class Hourglass(nn.Module):
         return self.decoder(self.encoder(x))
 
 
+# Same role as fomm.AntiAliasInterpolation2d, in TPSMM's official form; a fix must reach both.
 class AntiAliasInterpolation2d(nn.Module):
     """Gaussian blur (sigma = (1/scale - 1)/2, kernel 2·round(4·sigma)+1) then nearest downsampling by ``scale``.
 
