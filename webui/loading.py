@@ -29,6 +29,7 @@ DEMOS: tuple[Demo, ...] = (  # ready demos first, so the page opens on one that 
     Demo("faces", "Face generation", "Generate faces with PGGAN (CelebA-HQ 1024), with seeds you can reuse."),
     Demo("walk", "Latent walk & arithmetic", "Walk between faces as GIF/MP4, and add and subtract concepts."),
     Demo("talking_heads", "Talking heads", "Animate a photo with a driving video (First Order Motion Model, TPSMM)."),
+    Demo("face_swap", "Face swap", "The classic deepfake autoencoder: extract two people's faces, train a pair, swap."),
     Demo("colorize", "Colorization", "Colorize black-and-white photos with DeOldify's models."),
     Demo("labs", "Classic labs", "DCGAN digits trained in the browser, autoencoders, CycleGAN horse↔zebra."),
 )

@@ -28,6 +28,7 @@ ARCHITECTURES: dict[str, str] = {
     "dcgan-digits": "gen_models.models.dcgan_digits",
     "deoldify": "gen_models.models.deoldify",
     "dlib-age": "gen_models.models.dlib_age",
+    "faceswap": "gen_models.models.faceswap",
     "fomm": "gen_models.models.fomm",
     "pggan": "gen_models.models.pggan",
     "tpsmm": "gen_models.models.tpsmm",

@@ -89,6 +89,12 @@ class FaceFinder:
         with self._lock:
             return self._face(rgb, dlib.rectangle(0, 0, width - 1, height - 1))
 
+    def on_box(self, rgb: np.ndarray, box: tuple[int, int, int, int]) -> Face:
+        """The landmarks inside a known face box (inclusive left, top, right, bottom)."""
+        rgb = np.ascontiguousarray(rgb)
+        with self._lock:
+            return self._face(rgb, dlib.rectangle(*(int(v) for v in box)))
+
     def chip(self, rgb: np.ndarray, face: Face, size: int, padding: float = CHIP_PADDING) -> np.ndarray:
         """The face rotated upright and scaled so its landmarks sit at dlib's canonical positions."""
         details = dlib.get_face_chip_details(face._shape, size, padding)

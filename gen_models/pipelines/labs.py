@@ -213,7 +213,8 @@ class LabRun:
 
     def save(self) -> Path:
         """A resumable checkpoint file, for download."""
-        return self.trainer.save(new_output_path(".pt", prefix=f"{self.trainer.checkpoint_prefix}-checkpoint"))
+        return self.trainer.save(new_output_path(self.trainer.checkpoint_suffix,
+                                                 prefix=f"{self.trainer.checkpoint_prefix}-checkpoint"))
 
 
 def train_events(run: LabRun, until_epoch: int | None = None) -> Iterator[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""``python -m gen_models.train dcgan|dcgan-digits|autoencoder … --out DIR [--epochs N] [--resume]``."""
+"""``python -m gen_models.train dcgan|dcgan-digits|autoencoder|face-swap … --out DIR [--resume]``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from gen_models.core.errors import GenModelsError
-from gen_models.train import autoencoders, digits_gan
+from gen_models.train import autoencoders, digits_gan, face_swap
 from gen_models.train.dcgan_faces import TrainConfig, train
 
 
@@ -24,11 +24,14 @@ def main(argv: list[str] | None = None) -> int:
     dcgan.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     digits_gan.add_parser(sub)
     autoencoders.add_parser(sub)
+    face_swap.add_parser(sub)
     args = parser.parse_args(argv)
     if args.model == "dcgan-digits":
         return digits_gan.run_cli(args)
     if args.model == "autoencoder":
         return autoencoders.run_cli(args)
+    if args.model == "face-swap":
+        return face_swap.run_cli(args)
     config = TrainConfig(args.data, args.out, args.epochs, args.batch, args.lr, args.hidden, args.seed, args.resume)
     try:
         result = train(config, log=print)

@@ -160,6 +160,7 @@ class AETrainer:
 
     checkpoint_format = CHECKPOINT_FORMAT
     checkpoint_prefix = "autoencoder"
+    checkpoint_suffix = ".pt"
     synthetic = False
     epoch_image_caption = "test digits above their reconstructions"
     curves = (CurveGroup("Reconstruction loss (MSE)", ("loss",)), CurveGroup("Test MSE per epoch", ("test_mse",)))

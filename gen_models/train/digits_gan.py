@@ -171,6 +171,7 @@ class DigitGANTrainer:
 
     checkpoint_format = CHECKPOINT_FORMAT
     checkpoint_prefix = "dcgan-digits"
+    checkpoint_suffix = ".pt"
     synthetic = True
     epoch_image_caption = f"fixed noise: seeds {GRID_SEEDS[0]}–{GRID_SEEDS[-1]}"
     curves = (CurveGroup("Discriminator and generator loss", ("d_loss", "g_loss")),

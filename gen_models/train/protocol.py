@@ -93,6 +93,7 @@ class Trainer(Protocol):
 
     checkpoint_format: ClassVar[str | int]  # the tag in its saved checkpoints: never change it
     checkpoint_prefix: ClassVar[str]  # file name prefix of saved checkpoints and exported files
+    checkpoint_suffix: ClassVar[str]  # file name suffix of saved checkpoints (".pt", ".safetensors")
     synthetic: ClassVar[bool]  # whether its epoch images are AI-generated (labelled so when saved)
     epoch_image_caption: ClassVar[str]  # what an epoch image shows
     curves: ClassVar[tuple[CurveGroup, ...]]  # how its history is plotted
@@ -163,16 +164,30 @@ def trainer_classes() -> dict[str | int, type[Trainer]]:
     """Every trainer by the format tag of its checkpoints."""
     from gen_models.train.autoencoders import AETrainer
     from gen_models.train.digits_gan import DigitGANTrainer
+    from gen_models.train.face_swap import FaceSwapTrainer
 
-    return {cls.checkpoint_format: cls for cls in (DigitGANTrainer, AETrainer)}
+    return {cls.checkpoint_format: cls for cls in (DigitGANTrainer, AETrainer, FaceSwapTrainer)}
+
+
+def _is_safetensors(path: Path) -> bool:
+    """safetensors files start with an 8-byte header length and then the JSON header."""
+    with open(path, "rb") as handle:
+        return handle.read(9)[8:9] == b"{"
 
 
 def resume(path: str | Path, device: str | None = None) -> Trainer:
-    """The run saved in ``path`` by any trainer, resumed by the class its format tag names."""
+    """The run saved in ``path`` by any trainer, resumed by the class its format tag names (in a torch checkpoint's
+    ``format`` field, or a safetensors file's card)."""
     from gen_models.core.checkpoint import load_checkpoint
 
-    state = load_checkpoint(path)
-    tag = state.get("format") if isinstance(state, dict) else None
+    path = Path(path)
+    if path.is_file() and _is_safetensors(path):
+        from gen_models.models.faceswap import read_card
+
+        tag = read_card(path).get("format")
+    else:
+        state = load_checkpoint(path)
+        tag = state.get("format") if isinstance(state, dict) else None
     classes = trainer_classes()
     if isinstance(tag, bool) or not isinstance(tag, (str, int)) or tag not in classes:
         raise WeightsIntegrityError(f"{Path(path).name} is not a training checkpoint of this app")
