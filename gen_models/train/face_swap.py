@@ -518,8 +518,9 @@ def write_bundle(examples: str | Path, steps: int | None = None, log: Callable[[
     path = trainer.export(BUNDLED_DIR / BUNDLED_FILE)
     path.chmod(0o644)
     card = faceswap.read_card(path)
-    recipe = {"data": {"a": "astronaut_clip.mp4 (60 frames of head motion made from the NASA portrait)",
-                       "b": "grace_hopper_clip.mp4 (60 frames made from the US Navy portrait)", **trainer.counts},
+    clips = {"a": "astronaut_clip.mp4 (60 frames of head motion made from the NASA portrait)",
+             "b": "grace_hopper_clip.mp4 (60 frames made from the US Navy portrait)"}
+    recipe = {"data": {side: {"clip": clips[side], **trainer.counts[side]} for side in clips},
               "steps": trainer.step, "batch": config.batch, "lr": config.lr, "optimizer": "Adam β (0.5, 0.999)",
               "loss": "SSIM + MSE on the face mask (eyes ×3, mouth ×2), warped inputs", "seed": config.seed,
               "final_loss": card["loss"], "train_seconds": round(trainer.seconds, 1),

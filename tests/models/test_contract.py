@@ -69,6 +69,11 @@ def _check_task(task: str, model) -> None:
 
             out = translate(model, _photo(), 64)
             assert out.shape == (64, 64, 3) and out.dtype == np.uint8
+        elif task == "face-swap":
+            size = model.size
+            for side in ("a", "b"):
+                out = model(torch.rand(2, 3, size, size), side)
+                assert out.shape == (2, 3, size, size) and 0 <= out.min() and out.max() <= 1
         elif task == "autoencoder":
             out = model(torch.rand(3, 28, 28))
             assert out.shape == (3, 1, 28, 28) and 0 <= out.min() and out.max() <= 1

@@ -76,6 +76,9 @@ def test_resume_refuses_files_no_trainer_wrote(tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(WeightsIntegrityError):
         protocol.resume(tmp_path / "junk.pt")
-    assert set(protocol.trainer_classes()) == {DigitGANTrainer.checkpoint_format, AETrainer.checkpoint_format}
+    from gen_models.train.face_swap import FaceSwapTrainer
+
+    assert set(protocol.trainer_classes()) == {DigitGANTrainer.checkpoint_format, AETrainer.checkpoint_format,
+                                               FaceSwapTrainer.checkpoint_format}
     with pytest.raises(InputError, match="epochs must be a whole number"):
         next(TRAINERS["autoencoder"]().run(-1))
