@@ -77,7 +77,7 @@ def test_the_swap_keeps_as_pose_and_takes_bs_colours(pair, faces):
     b_pose = _swap(pair, [b])[0]  # B as decoder B draws B upright
     cases = [(a_faces[i], degrees) for i in (0, 20, 40) for degrees in (10.0, -10.0)]
     swapped = _swap(pair, [_turn(a, degrees) for a, degrees in cases])
-    for (a, degrees), out in zip(cases, swapped):
+    for (_, degrees), out in zip(cases, swapped):
         found = _rotation_from(b_pose, out)
         assert abs(found - degrees) <= 5 < abs(found), (degrees, found)  # A's turn, not B's upright pose
     tilt_out = np.array([_tilt(out) for out in swapped])
