@@ -68,4 +68,4 @@ def check_video_pixels(pixels: float, pasted_back: bool = False) -> None:
         hint = " or the 256×256 face layout instead of pasting back into the whole photo" if pasted_back else ""
         raise InputError(f"That video would be {pixels / 1e6:,.0f} megapixels of output (frames × width × height); "
                          f"the limit is {max_video_megapixels():,} (GEN_MODELS_MAX_VIDEO_MEGAPIXELS raises it). "
-                         f"Use a shorter driving clip{hint}.")
+                         f"Use a shorter clip{hint}.")

@@ -43,7 +43,8 @@ VARIABLES: dict[str, Variable] = {
     "GEN_MODELS_MAX_LOADED": Variable(4, "models kept loaded between requests"),
     "GEN_MODELS_MAX_PIXELS": Variable(50_000_000, "largest image (width × height) decoded at full size"),
     "GEN_MODELS_MAX_SIDE": Variable(4096, "working size: longer side of decoded images, in pixels"),
-    "GEN_MODELS_MAX_VIDEO_SECONDS": Variable(60.0, "longest driving video accepted by the talking heads, in seconds"),
+    "GEN_MODELS_MAX_VIDEO_SECONDS": Variable(60.0, "longest video accepted by the talking heads and the face swap, "
+                                                   "in seconds"),
     "GEN_MODELS_CACHE": Variable("~/.cache/gen_models", "where files that are not on the Hub (url entries) are cached"),
     "GEN_MODELS_OUTPUT_DIR": Variable(None, "where result files are written (unset: a folder of the process's own "
                                             "in the system temp dir, removed when it exits)"),
@@ -54,7 +55,7 @@ VARIABLES: dict[str, Variable] = {
     "GEN_MODELS_MAX_STEPS": Variable(20_000, "most optimiser steps one training run in the app may ask for"),
     "GEN_MODELS_MAX_TRAINING_RUNS": Variable(2, "training runs the server holds at once"),
     "GEN_MODELS_MAX_VIDEO_MEGAPIXELS": Variable(2000, "most output pixels (frames × width × height) of one "
-                                                      "talking-head video, in megapixels"),
+                                                      "talking-head or face-swap video, in megapixels"),
     "GEN_MODELS_MAX_QUEUE": Variable(64, "requests that may wait in the queue; later ones are told it is full"),
     "GEN_MODELS_HUB_RETRY_SECONDS": Variable(300.0, "how long an unreachable Hub or download server is remembered "
                                                     "before it is tried again (0: every time)"),

@@ -113,6 +113,18 @@ def resume(run: LabRun | None, more: float, progress=gr.Progress()):
     yield from _stream(run, run.trainer.epoch + periods, progress)
 
 
+@user_errors
+def resume_file(checkpoint, more: float, run: LabRun | None, progress=gr.Progress()):
+    """Go on training from an uploaded resumable checkpoint (its faces, weights and optimiser state)."""
+    if not checkpoint:
+        raise gr.Error("Upload a resumable checkpoint (.safetensors saved by this tab) first.")
+    if run is not None:
+        run.stop()
+    run = LabRun.resume(_paths(checkpoint)[0])
+    periods = max(1, -(-int(more) // run.trainer.config.preview_every))
+    yield from _stream(run, run.trainer.epoch + periods, progress)
+
+
 def stop(run: LabRun | None):
     if run is None or not run.active:
         return gr.update()
@@ -222,10 +234,14 @@ def _train_tab(people: gr.State, run: gr.State) -> None:
                            title="Reconstruction loss per person (SSIM + MSE on the face)")
         preview = gr.Image(label="Preview, columns: " + ", ".join(PREVIEW_COLUMNS), height=300)
     files = gr.File(label="Model (.safetensors) + card (.json) + resumable checkpoint", file_count="multiple")
+    with gr.Row():
+        upload = gr.File(label="Continue a run: upload its resumable checkpoint")
+        upload_btn = gr.Button("Continue the uploaded run")
     outputs = [run, plot, preview, status, files]
     start_btn.click(start, [people, layout, width, steps, batch, seed, run], outputs, api_visibility="private")
     stop_btn.click(stop, run, status, api_visibility="private")
     resume_btn.click(resume, [run, more], outputs, api_visibility="private")
+    upload_btn.click(resume_file, [upload, more, run], outputs, api_visibility="private")
 
 
 def _swap_tab(run: gr.State) -> None:
