@@ -19,7 +19,7 @@ from gen_models.core.errors import InputError
 from gen_models.media.align import alignment, warp_face
 from gen_models.media.face import face_finder
 from gen_models.media.image import load_image
-from gen_models.media.video import open_video, read_frames
+from gen_models.media.video import is_still_image, open_video, read_frames
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".avi", ".mkv", ".m4v", ".gif")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
@@ -89,21 +89,11 @@ def largest_face(rgb: np.ndarray, max_side: int = DETECT_SIDE) -> tuple[tuple[in
 def frames_of(path: str | Path, *, max_seconds: float | None = None) -> tuple[str, int, Iterator[np.ndarray]]:
     """(display name, estimated frame count, frames) of a video or a photo."""
     path = Path(path)
-    if path.suffix.lower() in IMAGE_SUFFIXES or (path.suffix.lower() not in VIDEO_SUFFIXES and _is_image(path)):
+    if path.suffix.lower() in IMAGE_SUFFIXES or (path.suffix.lower() not in VIDEO_SUFFIXES and is_still_image(path)):
         loaded = load_image(path)
         return loaded.name, 1, iter([loaded.rgb])
     video = open_video(path, max_seconds=max_seconds)
     return video.name, video.frames_estimate, read_frames(video)
-
-
-def _is_image(path: Path) -> bool:
-    from PIL import Image
-
-    try:
-        with Image.open(path) as image:
-            return getattr(image, "n_frames", 1) <= 1
-    except Exception:
-        return False
 
 
 def extract(inputs: Sequence[str | Path], size: int, *, name: str = "A", max_faces: int = MAX_FACES,

@@ -150,7 +150,8 @@ class VideoInput:
         return max(1, int(round(self.duration * self.fps)))
 
 
-def _still_image(path: Path) -> bool:
+def is_still_image(path: Path) -> bool:
+    """Whether Pillow reads ``path`` as a single-frame image (so it is a photo, not a clip)."""
     try:
         with Image.open(path) as image:
             return getattr(image, "n_frames", 1) <= 1
@@ -164,7 +165,7 @@ def open_video(path: str | Path, *, max_seconds: float | None = None, name: str 
     name = name or path.name
     if not path.is_file() or path.stat().st_size == 0:
         raise InputError(f"{name} is empty or missing; upload a video file (mp4, mov, webm, avi, mkv, gif)")
-    if _still_image(path):
+    if is_still_image(path):
         raise InputError(f"{name} is a still image; the driving input must be a video (mp4, mov, webm, avi, mkv, gif)")
     exe = imageio_ffmpeg.get_ffmpeg_exe()
     text = subprocess.run([exe, "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr

@@ -21,7 +21,6 @@ import hashlib
 import json
 import math
 import os
-import signal
 import sys
 import threading
 import time
@@ -47,6 +46,7 @@ from gen_models.train.protocol import (
     HistoryRow,
     StepEvent,
     latest,
+    stop_on_interrupt,
     target_epoch,
 )
 
@@ -392,10 +392,12 @@ def run_cli(args: argparse.Namespace, log: Callable[[str], None] = print) -> int
     """Run the ``autoencoder`` subcommand; 0 on success, 1 on a user error, 130 when interrupted (resumable)."""
     out = Path(args.out)
     checkpoint = out / "checkpoint.pt"
-    stop = threading.Event()
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    with stop_on_interrupt() as stop:
+        return _run_cli(args, out, checkpoint, stop, log)
+
+
+def _run_cli(args: argparse.Namespace, out: Path, checkpoint: Path, stop: threading.Event,
+             log: Callable[[str], None]) -> int:
     try:
         if args.resume and checkpoint.exists():
             trainer = AETrainer.resume(checkpoint)
@@ -428,9 +430,6 @@ def run_cli(args: argparse.Namespace, log: Callable[[str], None] = print) -> int
     except GenModelsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
 
 
 # ---- the bundled models ---------------------------------------------------------------------------------------

@@ -22,7 +22,6 @@ import argparse
 import csv
 import json
 import math
-import signal
 import sys
 import threading
 import time
@@ -42,7 +41,7 @@ from gen_models.media.align import loss_weights
 from gen_models.media.face_sets import MIN_FACES, FaceSet, extract
 from gen_models.media.image import save_png
 from gen_models.models import faceswap
-from gen_models.train.protocol import CurveGroup, EpochEvent, HistoryRow, StepEvent, target_epoch
+from gen_models.train.protocol import CurveGroup, EpochEvent, HistoryRow, StepEvent, stop_on_interrupt, target_epoch
 
 PREVIEW_ROWS = 4
 WARP_NOISE = 5 / 256  # control-point noise, as a fraction of the side
@@ -447,10 +446,12 @@ def run_cli(args: argparse.Namespace, log: Callable[[str], None] = print) -> int
     """Run ``face-swap``: 0 on success, 1 on a user error, 130 when interrupted (then resumable)."""
     out = Path(args.out)
     checkpoint = out / "checkpoint.safetensors"
-    stop = threading.Event()
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    with stop_on_interrupt() as stop:
+        return _run_cli(args, out, checkpoint, stop, log)
+
+
+def _run_cli(args: argparse.Namespace, out: Path, checkpoint: Path, stop: threading.Event,
+             log: Callable[[str], None]) -> int:
     try:
         if args.resume and checkpoint.exists():
             trainer = FaceSwapTrainer.resume(checkpoint)
@@ -481,9 +482,6 @@ def run_cli(args: argparse.Namespace, log: Callable[[str], None] = print) -> int
     except GenModelsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
 
 
 def write_losses(trainer: FaceSwapTrainer, path: Path) -> None:

@@ -12,6 +12,8 @@ turns any trainer's history into plot rows. ``save(path)`` writes a resumable ch
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -133,6 +135,21 @@ class Trainer(Protocol):
 
     @classmethod
     def resume(cls, path: str | Path, device: str | None = None) -> Trainer: ...
+
+
+@contextlib.contextmanager
+def stop_on_interrupt() -> Iterator[threading.Event]:
+    """For command-line runs: an event that Ctrl-C sets (so the run saves and stops after its step) instead of
+    killing the process; outside the main thread signals cannot be caught, and the event is only a plain one."""
+    stop = threading.Event()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        yield stop
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
 
 
 def target_epoch(until_epoch: int | None, default: int) -> int:
