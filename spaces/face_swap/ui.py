@@ -88,7 +88,7 @@ def _stream(run: LabRun, until: int, progress: gr.Progress):
         if metrics:
             text += f" · loss A {metrics['loss_a']:.4f}, B {metrics['loss_b']:.4f}"
         yield run, _curves(run), snapshot.image, text, None
-    final = snapshot.status if snapshot else "nothing to train"
+    final = snapshot.status.replace("epoch", "preview") if snapshot else "nothing to train"
     yield run, _curves(run), run.trainer.preview(), f"{final} ({run.trainer.seconds:.0f} s of training)", _files(run)
 
 

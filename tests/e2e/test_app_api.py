@@ -60,3 +60,35 @@ def test_range_errors_name_the_control(client):
         client.predict(_file(CAMERAMAN), "deoldify-artistic", 50, True, api_name="/colorize")
     with pytest.raises(Exception, match="Frames per second: Value 0 is less than minimum value 1"):
         client.predict("tutorial-all", "1, 2", 3, 0, api_name="/digit_walk")
+
+
+FACE_SWAP_EXAMPLES = ASTRONAUT.parents[2] / "face_swap" / "examples"
+
+
+def test_swap_faces_with_the_bundled_pair_gives_an_h264_clip_of_every_frame(client):
+    import re
+
+    from gen_models.media.video import probe
+
+    clip = FACE_SWAP_EXAMPLES / "astronaut_clip.mp4"
+    video, image, notes = client.predict(_file(clip), None, "faceswap-astronaut-hopper", None, "a-to-b",
+                                         "smoothed", False, False, api_name="/swap_faces")
+    path = video["video"] if isinstance(video, dict) else video
+    info, source = probe(path), probe(clip)
+    assert image is None
+    assert info.video_codec == "h264" and info.frames == source.frames == 60
+    assert abs(info.fps - 25) < 0.01 and info.audio_codec is not None
+    assert (info.width, info.height) == (source.width, source.height)
+    assert "60 frames at 25 fps" in notes and "faceswap-astronaut-hopper" in notes
+    assert re.search(r"per-frame \d+\.\d+×, smoothed \d+\.\d+×", notes), notes
+
+
+def test_train_face_swap_answers_with_per_step_metrics_and_files(client):
+    clips = [_file(FACE_SWAP_EXAMPLES / "astronaut_clip.mp4")], [_file(FACE_SWAP_EXAMPLES / "grace_hopper_clip.mp4")]
+    result, files = client.predict(*clips, "original", 64, 8, 20, 4, 0, api_name="/train_face_swap")
+    assert result["steps"] == 20
+    assert {"loss_a", "loss_b"} <= set(result["metrics"])
+    assert len(result["per_step"]) == 20 and [r["step"] for r in result["per_step"]] == list(range(1, 21))
+    assert all(np.isfinite(r["loss_a"]) and np.isfinite(r["loss_b"]) for r in result["per_step"])
+    names = sorted(str(f).rsplit(".", 1)[-1] for f in files)
+    assert len(files) == 3 and "safetensors" in names and "json" in names, files
