@@ -34,9 +34,10 @@ BATCH = 8
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
-    """(N, 3, H, W) in [-1, 1] → (N, H, W, 3) uint8, clamped."""
-    scaled = (images.detach().float().clamp(-1, 1) + 1) * 127.5
-    return scaled.round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    """(N, 3, H, W) in [-1, 1] → (N, H, W, 3) uint8 in the steps of SeFa's ``postprocess``: (x - (-1)) · 255 / 2,
+    + 0.5, clipped to [0, 255], truncated; each step in float32, so the bytes equal the official demo's."""
+    scaled = (images.detach().float() - (-1.0)) * 255 / 2.0
+    return (scaled + 0.5).clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
 def _resize(frame: np.ndarray, size: int) -> np.ndarray:

@@ -163,6 +163,19 @@ def test_to_uint8_clamps_scales_and_rounds():
     assert random.shape == (3, 32, 32, 3) and random.dtype == np.uint8
 
 
+def test_to_uint8_gives_the_bytes_of_sefas_postprocess():
+    """SeFa's utils.postprocess written out in numpy (scale, + 0.5, clip, astype = truncation), on values that sit on
+    and next to every rounding boundary; rounding instead of truncating would differ on the exact halves."""
+    steps = (np.arange(256, dtype=np.float32) - 0.5) / 127.5 - 1  # (x + 1) · 127.5 = k - 0.5: exact halves
+    near = np.concatenate([steps, np.nextafter(steps, np.float32(2)), np.nextafter(steps, np.float32(-2)),
+                           np.random.default_rng(0).uniform(-1.2, 1.2, 4096).astype(np.float32)])
+    images = torch.from_numpy(near[: len(near) // 3 * 3].reshape(1, 3, 1, -1))
+    official = images.numpy()
+    official = (official - -1.0) * 255 / (1.0 - -1.0)
+    official = np.clip(official + 0.5, 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
+    assert np.array_equal(to_uint8(images), official)
+
+
 def test_from_manifest_accepts_genforce_wrappers_and_safetensors(tmp_path):
     from safetensors.torch import save_file
 
