@@ -44,7 +44,11 @@ def _resolve(requested: str) -> torch.device:
 
 
 def get_device() -> torch.device:
-    """The device models should use now (env override, else CUDA → MPS → CPU)."""
+    """The device models should use now (env override, else CUDA → MPS → CPU). The first call also sets the C
+    allocator for CPU work (:mod:`gen_models.core.allocator`)."""
+    from gen_models.core import allocator
+
+    allocator.tune()
     return _resolve(settings.device() or "")
 
 

@@ -40,6 +40,8 @@ VARIABLES: dict[str, Variable] = {
     "GEN_MODELS_DEVICE": Variable(None, "cpu, cuda, cuda:N or mps instead of the automatic choice "
                                         "(CUDA, then MPS, then CPU); auto: the automatic choice"),
     "GEN_MODELS_HALF": Variable(True, "half precision on CUDA for models known to be accurate in it (0: never)"),
+    "GEN_MODELS_MALLOC_TUNING": Variable(True, "keep large CPU buffers in the heap instead of mapping them afresh on "
+                                               "every call (glibc; 0: the C library's defaults)"),
     "GEN_MODELS_MAX_LOADED": Variable(4, "models kept loaded between requests"),
     "GEN_MODELS_MAX_PIXELS": Variable(50_000_000, "largest image (width × height) decoded at full size"),
     "GEN_MODELS_MAX_SIDE": Variable(4096, "working size: longer side of decoded images, in pixels"),
@@ -190,6 +192,10 @@ def half_enabled() -> bool:
     return boolean("GEN_MODELS_HALF")
 
 
+def malloc_tuning() -> bool:
+    return boolean("GEN_MODELS_MALLOC_TUNING")
+
+
 def max_loaded() -> int:
     return positive_int("GEN_MODELS_MAX_LOADED")
 
@@ -252,6 +258,7 @@ READERS = {
     "GEN_MODELS_MANIFEST": manifest_path,
     "GEN_MODELS_DEVICE": device,
     "GEN_MODELS_HALF": half_enabled,
+    "GEN_MODELS_MALLOC_TUNING": malloc_tuning,
     "GEN_MODELS_MAX_LOADED": max_loaded,
     "GEN_MODELS_MAX_PIXELS": max_pixels,
     "GEN_MODELS_MAX_SIDE": max_side,

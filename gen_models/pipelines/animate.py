@@ -41,7 +41,10 @@ FACE_LIFT = 0.1  # dlib's box starts at the eyebrows; move the square up to keep
 DETECT_SIDE = 480  # faces in driving frames are searched on a copy this large
 DETECTIONS_PER_SECOND = 4  # frames searched per second of video for the stable box (all frames for "best frame")
 SOURCE_MAX_SIDE = 1280  # the photo is reduced to this before cropping; also the largest paste-back video
-BATCH_CPU, BATCH_GPU = 4, 32
+# frames per network call. On a CPU, with the allocator tuned (gen_models.core.allocator), batch 1, 2 and 4 run at
+# the same speed within noise (FOMM 0.81 / 0.77 / 0.77 s a frame, TPSMM 1.87 / 1.86 / 1.89 on one thread) while the
+# peak grows with the batch (FOMM 1.05 / 1.24 / 1.46 GB, TPSMM 1.5 / 1.7 / 2.7 GB): 2 is the fastest at a low peak
+BATCH_CPU, BATCH_GPU = 2, 32
 
 Progress = Callable[[float, str], None]
 
