@@ -102,6 +102,29 @@ def eventually(check: Callable[[], object], timeout: float = 10.0) -> bool:
     return True
 
 
+def status_text(scope: Locator) -> str:
+    """All the Markdown text in ``scope`` (where the training panels write their status)."""
+    return " ".join(scope.locator(".prose").all_inner_texts())
+
+
+def wait_resumed_run(page: Page, scope: Locator, step: re.Pattern, finished: re.Pattern, stopped_step: int
+                     ) -> re.Match:
+    """After Resume: wait for the ``finished`` status and check that every step shown on the way (group 3 of
+    ``step``) came after ``stopped_step``; the finished match (its group 2: the final step) is returned."""
+    seen: list[int] = []
+
+    def done():
+        status = status_text(scope)
+        if (found := step.search(status)):
+            seen.append(int(found.group(3)))
+        return finished.search(status)
+
+    result = wait_for(page, done, "the resumed run to finish")
+    assert int(result.group(2)) > stopped_step
+    assert all(s > stopped_step for s in seen), f"resumed at steps {seen}, not after step {stopped_step}"
+    return result
+
+
 def wait_for_toast(page: Page, pattern: str, timeout: float = 60.0) -> str:
     """The first error toast's text, once one appears; it must contain ``pattern`` (a regular expression)."""
     deadline = time.monotonic() + timeout

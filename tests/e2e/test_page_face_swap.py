@@ -16,12 +16,14 @@ from browse import (
     open_tab,
     plot_marks,
     press,
+    status_text,
     text_of,
     toasts,
     upload,
     video_duration,
     wait_for,
     wait_for_toast,
+    wait_resumed_run,
 )
 from PIL import Image
 
@@ -42,7 +44,7 @@ FLICKER = re.compile(r"per-frame (\d+\.\d+)×, smoothed (\d+\.\d+)×")
 
 
 def _status(scope) -> str:
-    return " ".join(scope.locator(".prose").all_inner_texts())
+    return status_text(scope)
 
 
 def _extract_example(page):
@@ -115,18 +117,7 @@ def test_train_stop_then_resume_for_more_steps(page):
 
     fill_number(scope, "Resume for more steps", 20)
     press(scope, "Resume")
-    seen: list[int] = []
-
-    def finished():
-        status = _status(scope)
-        step = STEP.search(status)
-        if step:
-            seen.append(int(step.group(3)))
-        return FINISHED.search(status)
-
-    done = wait_for(page, finished, "the resumed run to finish")
-    assert int(done.group(2)) > stopped_step
-    assert all(s > stopped_step for s in seen), f"resumed at steps {seen}, not after step {stopped_step}"
+    wait_resumed_run(page, scope, STEP, FINISHED, stopped_step)
     assert error_badges(scope) == 0 and not toasts(page)
 
 

@@ -15,11 +15,13 @@ from browse import (
     open_tab,
     plot_marks,
     press,
+    status_text,
     text_of,
     toasts,
     upload,
     wait_for,
     wait_for_toast,
+    wait_resumed_run,
 )
 
 STEP = re.compile(r"epoch (\d+)/(\d+), step (\d+)/(\d+)")
@@ -50,7 +52,7 @@ def _grid_digest(page, target) -> str:
 
 
 def _status(scope) -> str:
-    return " ".join(scope.locator(".prose").all_inner_texts())
+    return status_text(scope)
 
 
 def _start_stop_resume(page, scope, loss_metrics: set[str]) -> None:
@@ -73,18 +75,7 @@ def _start_stop_resume(page, scope, loss_metrics: set[str]) -> None:
 
     fill_number(scope, "Resume for more epochs", 1)
     press(scope, "Resume")
-    seen: list[int] = []
-
-    def finished():
-        status = _status(scope)
-        step = STEP.search(status)
-        if step:
-            seen.append(int(step.group(3)))
-        return FINISHED.search(status)
-
-    done = wait_for(page, finished, "the resumed run to finish")
-    assert int(done.group(2)) > stopped_step
-    assert all(s > stopped_step for s in seen), f"resumed at steps {seen}, not after step {stopped_step}"
+    wait_resumed_run(page, scope, STEP, FINISHED, stopped_step)
     wait_for(page, lambda: image_sizes(grid_block), "the last epoch's grid")
     assert _grid_digest(page, grid_block) != first_grid, "the grid changes between epochs"
     assert error_badges(scope) == 0 and not toasts(page)
