@@ -174,3 +174,23 @@ def test_a_faceless_photo_for_person_b_is_named(page, tmp_path):
     text = wait_for_toast(page, "person B")
     assert "noise.png" in text, text
     assert KEPT not in text_of(scope)
+
+
+def test_continue_a_run_from_its_uploaded_checkpoint(page, tmp_path):
+    """A resumable checkpoint saved at step 20 (as the Train tab's download is) goes on in a fresh page."""
+    from gen_models.media.face_sets import extract
+    from gen_models.train.face_swap import FaceSwapConfig, FaceSwapTrainer
+
+    people = [extract([EXAMPLES / f"{name}_clip.mp4"], 64, name=side)
+              for side, name in (("A", "astronaut"), ("B", "grace_hopper"))]
+    trainer = FaceSwapTrainer(FaceSwapConfig(steps=20, batch=4, preview_every=20, device="cpu"), *people)
+    list(trainer.run())
+    checkpoint = trainer.save(tmp_path / "run.safetensors")
+    scope = open_tab(page, TAB, TRAIN)
+    upload(scope, "Continue a run: upload its resumable checkpoint", checkpoint)
+    fill_number(scope, "Resume for more steps", 20)
+    press(scope, "Continue the uploaded run")
+    wait_resumed_run(page, scope, STEP, FINISHED, 20)
+    assert "finished after 2 preview(s), 40 steps" in _status(scope)
+    wait_for(page, lambda: block(scope, FILES).locator("a").count() == 3, "the continued run's files")
+    assert error_badges(scope) == 0 and not toasts(page)
