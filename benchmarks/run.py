@@ -46,7 +46,7 @@ if __name__ == "__main__" and not __package__:  # `python benchmarks/run.py`: ru
     os.execve(sys.executable, [sys.executable, "-m", "benchmarks.run", *sys.argv[1:]],
               {**os.environ, "PYTHONPATH": os.pathsep.join(paths)})
 
-from benchmarks.timing import add_json_option, device_meta, median_seconds, report, torch_sync  # noqa: E402
+from benchmarks.timing import add_json_option, device_meta, median_seconds, peak_rss_mb, report, torch_sync  # noqa: E402
 
 SPACES = ROOT / "spaces"
 AGE_PHOTO = SPACES / "age" / "examples" / "astronaut.jpg"
@@ -375,19 +375,6 @@ BY_NAME = {row.name: row for row in ROWS}
 
 
 # ----------------------------------------------------------------------------------------------- measuring
-def peak_rss_mb() -> float:
-    """This process's peak resident memory (``VmHWM``; ``ru_maxrss`` where /proc is missing)."""
-    status = Path("/proc/self/status")
-    if status.exists():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    import resource
-
-    scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB elsewhere
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
-
-
 def measure(row: Row, quick: bool, repeat: int, tmp: Path) -> dict[str, Any]:
     """(In the row's own process) set up, warm up, then time ``repeat`` runs; the raw figures."""
     import torch

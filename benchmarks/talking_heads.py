@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -23,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.timing import add_json_option, device_meta, median_seconds, report, torch_sync
+from benchmarks.timing import add_json_option, device_meta, median_seconds, peak_rss_mb, report, torch_sync
 from gen_models.core.device import get_device
 from gen_models.pipelines.animate import animate_frames
 
@@ -53,16 +52,6 @@ def frames_per_second(model: torch.nn.Module, frames: list[np.ndarray], batch: i
     sync = torch_sync(next(model.parameters()).device)
     run = lambda: list(animate_frames(model, frames[0], iter(frames), batch=batch))  # noqa: E731
     return len(frames) / median_seconds(run, repeat, warmup=0, sync=sync)
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident memory. (``ru_maxrss`` would include the parent's peak from before the fork.)"""
-    status = Path("/proc/self/status")
-    if status.exists():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def memory_run(seconds: float, folder: Path) -> None:

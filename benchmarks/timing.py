@@ -57,6 +57,21 @@ def device_meta(device) -> dict[str, Any]:
     return {"device": f"{device} ({name})", "cpu_threads": torch.get_num_threads(), "torch": torch.__version__}
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (``VmHWM``; ``ru_maxrss``, which a forked child inherits from its
+    parent, only where /proc is missing)."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    import resource
+    import sys
+
+    scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB elsewhere
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
+
+
 def add_json_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", type=Path, default=None,
                         help="write the results here (default: benchmarks/results/<benchmark>.json)")

@@ -270,9 +270,9 @@ def swap_video(video_path: str | Path, *, model: str | None = None, checkpoint: 
                         crop = align.warp_face(frame, matrix, size)
                         plan[mode] = (matrix, len(crops), crop)
                         crops.append(crop)
-                plans.append((frame, landmarks, plan))
+                plans.append((frame, plan))
             decoded = _decode(net, crops, to)
-            for frame, landmarks, plan in plans:
+            for frame, plan in plans:
                 outputs = {}
                 for mode in SMOOTHING:  # a mode with no alignment for this frame leaves it as it is
                     if mode in plan:
@@ -281,8 +281,8 @@ def swap_video(video_path: str | Path, *, model: str | None = None, checkpoint: 
                     else:
                         outputs[mode] = frame
                 region = None
-                if landmarks is not None:
-                    paste = align.paste_region(frame.shape, align.alignment(landmarks, size), align.face_mask(size))
+                if "per-frame" in plan:  # the frame's own face, as found: the region both modes are measured in
+                    paste = align.paste_region(frame.shape, plan["per-frame"][0], align.face_mask(size))
                     if paste is not None:
                         region = np.zeros(frame.shape[:2], bool)
                         region[paste.region] = paste.inside

@@ -75,7 +75,7 @@ class FaceSwapConfig:
                 raise InputError(f"{name} must be a whole number ≥ {low}, got {value!r}")
         if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not 0 < self.lr < 1:
             raise InputError(f"learning rate must be between 0 and 1, got {self.lr!r}")
-        every = int(self.preview_every) or max(20, math.ceil(int(self.steps) / 40))
+        every = int(self.preview_every) or _auto_preview_every(int(self.steps))
         steps = math.ceil(int(self.steps) / every) * every  # whole preview periods
         return replace(self, steps=steps, batch=int(self.batch), seed=int(self.seed), lr=float(self.lr),
                        preview_every=every)
@@ -87,8 +87,12 @@ class FaceSwapConfig:
     @property
     def epochs(self) -> int:
         """Preview periods in the run (the trainer protocol's epochs)."""
-        every = self.preview_every or max(20, math.ceil(self.steps / 40))
-        return math.ceil(self.steps / every)
+        return math.ceil(self.steps / (self.preview_every or _auto_preview_every(self.steps)))
+
+
+def _auto_preview_every(steps: int) -> int:
+    """About 40 previews per run, at least 20 steps apart."""
+    return max(20, math.ceil(steps / 40))
 
 
 # ----------------------------------------------------------------------------------------------- augmentation
