@@ -16,8 +16,12 @@ from gen_models.core.errors import (
 )
 from gen_models.core.manifest import TASKS
 
+__version__ = "0.3.0"
+"""The project's version (pyproject.toml's; the Content Credentials name it as the generating software's)."""
+
 __all__ = [
     "TASKS",
+    "__version__",
     "GenModelsError",
     "InputError",
     "ManifestError",

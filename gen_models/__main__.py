@@ -1,4 +1,4 @@
-"""``python -m gen_models list | fetch NAME…|--all [--to DIR] | lock [NAME…]``."""
+"""``python -m gen_models list | fetch NAME…|--all [--to DIR] | lock [NAME…] | provenance FILE… [--json]``."""
 
 from __future__ import annotations
 
@@ -102,8 +102,23 @@ def cmd_lock(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_provenance(args: argparse.Namespace) -> int:
+    """What each file says about itself; exit 1 when a file's Content Credentials are invalid (it was changed)."""
+    import json
+
+    from gen_models.media import provenance
+
+    reports = [provenance.read(path) for path in args.files]
+    if args.json:
+        print(json.dumps([r.to_json() for r in reports], indent=2))
+    else:
+        print("\n\n".join("\n".join(r.lines()) for r in reports))
+    return 1 if any(r.manifest and not r.intact for r in reports) else 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gen_models", description="Manage the demos' pretrained weights.")
+    parser = argparse.ArgumentParser(prog="python -m gen_models",
+                                     description="Manage the demos' pretrained weights; check a file's provenance.")
     sub = parser.add_subparsers(dest="command", required=True)
     listing = sub.add_parser("list", help="every model: task, size, licence, source, whether it is on this machine")
     listing.add_argument("--task", choices=TASKS, help="only this task's models")
@@ -113,8 +128,12 @@ def main(argv: list[str] | None = None) -> int:
     fetch.add_argument("--to", metavar="DIR", help="also copy them into DIR/<name>/ (a GEN_MODELS_WEIGHTS_DIR)")
     lock = sub.add_parser("lock", help="download, then pin each entry's commit, sha256 and size in the manifest")
     lock.add_argument("names", nargs="*", help="entries to lock (default: all)")
+    check = sub.add_parser("provenance", help="what a file says about itself: its C2PA Content Credentials (checked), "
+                                               "source type, model, and its text labels")
+    check.add_argument("files", nargs="+", metavar="FILE")
+    check.add_argument("--json", action="store_true", help="one JSON object per file")
     args = parser.parse_args(argv)
-    handler = {"list": cmd_list, "fetch": cmd_fetch, "lock": cmd_lock}[args.command]
+    handler = {"list": cmd_list, "fetch": cmd_fetch, "lock": cmd_lock, "provenance": cmd_provenance}[args.command]
     try:
         return handler(args)
     except GenModelsError as exc:

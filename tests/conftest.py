@@ -16,6 +16,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("HF_HOME", os.path.join(_SCRATCH, "hf-home"))
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ.setdefault("GEN_MODELS_OUTPUT_DIR", os.path.join(_SCRATCH, "outputs"))
+os.environ.setdefault("GEN_MODELS_CACHE", os.path.join(_SCRATCH, "cache"))  # the local C2PA test signer, url files
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository and tests/fixtures are on pytest's pythonpath
 

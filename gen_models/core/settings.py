@@ -61,6 +61,13 @@ VARIABLES: dict[str, Variable] = {
     "GEN_MODELS_MAX_QUEUE": Variable(64, "requests that may wait in the queue; later ones are told it is full"),
     "GEN_MODELS_HUB_RETRY_SECONDS": Variable(300.0, "how long an unreachable Hub or download server is remembered "
                                                     "before it is tried again (0: every time)"),
+    "GEN_MODELS_C2PA": Variable(True, "sign every generated file with C2PA Content Credentials (0: off; the text "
+                                      "labels stay)"),
+    "GEN_MODELS_C2PA_CERT": Variable(None, "PEM certificate chain (signer first) for the Content Credentials (unset: "
+                                           "a local test certificate, created once, that no verifier trusts)"),
+    "GEN_MODELS_C2PA_KEY": Variable(None, "PEM private key of GEN_MODELS_C2PA_CERT"),
+    "GEN_MODELS_AI_MARK": Variable(False, "draw a visible \"AI-generated\" mark in a corner of generated images and "
+                                          "videos"),
 }
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
@@ -253,6 +260,22 @@ def hub_retry_seconds() -> float:
     return non_negative_float("GEN_MODELS_HUB_RETRY_SECONDS")
 
 
+def c2pa_enabled() -> bool:
+    return boolean("GEN_MODELS_C2PA")
+
+
+def c2pa_cert() -> Path | None:
+    return path("GEN_MODELS_C2PA_CERT", folder=False)
+
+
+def c2pa_key() -> Path | None:
+    return path("GEN_MODELS_C2PA_KEY", folder=False)
+
+
+def ai_mark() -> bool:
+    return boolean("GEN_MODELS_AI_MARK")
+
+
 READERS = {
     "GEN_MODELS_WEIGHTS_DIR": weights_dir,
     "GEN_MODELS_MANIFEST": manifest_path,
@@ -273,6 +296,10 @@ READERS = {
     "GEN_MODELS_MAX_VIDEO_MEGAPIXELS": max_video_megapixels,
     "GEN_MODELS_MAX_QUEUE": max_queue,
     "GEN_MODELS_HUB_RETRY_SECONDS": hub_retry_seconds,
+    "GEN_MODELS_C2PA": c2pa_enabled,
+    "GEN_MODELS_C2PA_CERT": c2pa_cert,
+    "GEN_MODELS_C2PA_KEY": c2pa_key,
+    "GEN_MODELS_AI_MARK": ai_mark,
 }
 """Each variable's reader (the same names as :data:`VARIABLES`)."""
 

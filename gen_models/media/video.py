@@ -1,5 +1,6 @@
 """Writing animations users can play: H.264 MP4 (yuv420p, faststart) through imageio-ffmpeg's bundled ffmpeg, and
-looping GIFs through Pillow. Both carry a "synthetic" label in their metadata; :func:`probe` reads a file back.
+looping GIFs through Pillow. Both carry a "synthetic" label in their metadata (the comment) and signed C2PA Content
+Credentials (:mod:`gen_models.media.provenance`); :func:`probe` reads a file back.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from PIL import Image
 
 from gen_models.core import settings
 from gen_models.core.errors import InputError
-from gen_models.media.image import SOFTWARE
+from gen_models.media.provenance import SOFTWARE, Provenance, created, marked, sign_file
 
 
 def synthetic_label(model: str | None) -> str:
@@ -39,14 +40,18 @@ def write_mp4(
     model: str | None = None,
     audio_path: str | Path | None = None,
     crf: int = 18,
+    provenance: Provenance | None = None,
 ) -> Path:
-    """Stream uint8 H×W×3 frames into a browser-playable H.264 MP4 (AAC audio from ``audio_path`` if given).
+    """Stream uint8 H×W×3 frames into a browser-playable H.264 MP4 (AAC audio from ``audio_path`` if given),
+    then sign it (``provenance``, by default "created by ``model``").
 
     When the frames stop with an error (a stopped render, a bad frame), no partial file is left at ``path``.
     """
     path = Path(path)
     try:
-        return _write_mp4(iter(frames), path, fps, model, audio_path, crf)
+        _write_mp4(iter(marked(frames)), path, fps, model, audio_path, crf)
+        sign_file(path, provenance or created(model))
+        return path
     except BaseException:
         path.unlink(missing_ok=True)
         raise
@@ -78,17 +83,20 @@ def _write_mp4(iterator: Iterator[np.ndarray], path: Path, fps: float, model: st
     return path
 
 
-def write_gif(frames: Iterable[np.ndarray], path: str | Path, fps: float, *, model: str | None = None) -> Path:
-    """A GIF that loops forever, one frame per input frame, with the synthetic label as its comment."""
+def write_gif(frames: Iterable[np.ndarray], path: str | Path, fps: float, *, model: str | None = None,
+              provenance: Provenance | None = None) -> Path:
+    """A GIF that loops forever, one frame per input frame, with the synthetic label as its comment and signed
+    Content Credentials (``provenance``, by default "created by ``model``")."""
     path = Path(path)
     try:
-        images = [Image.fromarray(np.asarray(f, dtype=np.uint8)) for f in frames]
+        images = [Image.fromarray(np.asarray(f, dtype=np.uint8)) for f in marked(frames)]
+        duration = max(20, int(round(1000 / fps)))  # browsers treat <20 ms GIF delays as 100 ms
+        images[0].save(path, save_all=True, append_images=images[1:], duration=duration, loop=0, disposal=1,
+                       comment=synthetic_label(model).encode())
+        sign_file(path, provenance or created(model))
     except BaseException:
-        path.unlink(missing_ok=True)  # a stopped or failed walk leaves no empty file behind
+        path.unlink(missing_ok=True)  # a stopped or failed walk leaves no empty or unsigned file behind
         raise
-    duration = max(20, int(round(1000 / fps)))  # browsers treat <20 ms GIF delays as 100 ms
-    images[0].save(path, save_all=True, append_images=images[1:], duration=duration, loop=0, disposal=1,
-                   comment=synthetic_label(model).encode())
     return path
 
 

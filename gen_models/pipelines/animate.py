@@ -31,6 +31,7 @@ from gen_models.core.manifest import load_manifest
 from gen_models.media.face import Face, crop_box, face_finder, square_box
 from gen_models.media.image import load_image
 from gen_models.media.outputs import new_output_path
+from gen_models.media.provenance import edited
 from gen_models.media.video import VideoInput, open_video, read_frames, write_mp4
 
 SIZE = 256
@@ -382,7 +383,11 @@ def animate(
             yield frame
 
     path = new_output_path(".mp4", prefix="talking-head")
-    write_mp4(output(), path, fps=video.fps, model=model, audio_path=video.path if video.has_audio else None)
+    # the photo is the parent, the driver a component; pasted back or beside real frames, the video is a composite
+    provenance = edited(model, source_image, driving_video, composite=paste_back or side_by_side,
+                        description=f"{source.name} animated by {model} with the motion of {video.name}")
+    write_mp4(output(), path, fps=video.fps, model=model, audio_path=video.path if video.has_audio else None,
+              provenance=provenance)
     notes = [f"{source.name}: {note}" for note in source.notes] + list(plan.notes)
     if not video.has_audio:
         notes.append("the driving video has no sound, so the result is silent")

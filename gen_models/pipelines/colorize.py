@@ -24,6 +24,7 @@ from gen_models.core.errors import InputError
 from gen_models.core.manifest import load_manifest
 from gen_models.media.image import load_image, save_png
 from gen_models.media.outputs import new_output_path
+from gen_models.media.provenance import edited
 from gen_models.models.deoldify import (  # noqa: F401  (DeOldify's inference lives with the model; re-exported)
     DEFAULT_RENDER_FACTOR,
     IMAGENET_MEAN,
@@ -73,8 +74,9 @@ def colorize(image: str | Path | bytes, model: str = "deoldify-artistic", render
     stem = Path(loaded.name).stem
     used = render_factor if net.uses_render_factor else None
     detail = f" at render factor {render_factor}" if used else ""
+    description = f"Colours of {loaded.name} predicted by {model}{detail} (AI-generated colours)"
     path = save_png(color, new_output_path(".png", prefix=f"{stem}-colorized"), synthetic=True, model=model,
-                    description=f"Colours of {loaded.name} predicted by {model}{detail} (AI-generated colours)")
+                    description=description, provenance=edited(model, image, description=description))
     gray_path = save_png(gray, new_output_path(".png", prefix=f"{stem}-gray"), synthetic=False)
     return Colorized(path, gray_path, model, used, (gray.shape[1], gray.shape[0]), notes)
 
@@ -93,7 +95,8 @@ def render_factor_sweep(image: str | Path | bytes, model: str = "deoldify-artist
     out = []
     for factor in factors:
         color = net.colorize(gray, factor, post_process)
+        description = f"Colours predicted by {model} at render factor {factor} (AI-generated colours)"
         path = save_png(color, new_output_path(".png", prefix=f"sweep-rf{factor}"), synthetic=True, model=model,
-                        description=f"Colours predicted by {model} at render factor {factor} (AI-generated colours)")
+                        description=description, provenance=edited(model, image, description=description))
         out.append((factor, path))
     return out

@@ -34,6 +34,7 @@ from gen_models.media import align
 from gen_models.media.face_sets import FaceSet, extract, largest_face
 from gen_models.media.image import load_image, save_png
 from gen_models.media.outputs import new_output_path
+from gen_models.media.provenance import edited
 from gen_models.media.video import open_video, read_frames, write_mp4
 from gen_models.models import faceswap
 from gen_models.pipelines.labs import LabRun
@@ -295,7 +296,9 @@ def swap_video(video_path: str | Path, *, model: str | None = None, checkpoint: 
 
     path = new_output_path(".mp4", prefix="face-swap")
     write_mp4(frames(), path, fps=video.fps, model=f"{label} face swap",
-              audio_path=video.path if video.has_audio else None)
+              audio_path=video.path if video.has_audio else None,
+              provenance=edited(label, video_path, composite=True,
+                                description=f"{video.name} with its faces swapped ({direction}) by {label}"))
     if counts["faces"] == 0:
         path.unlink(missing_ok=True)
         raise InputError(f"No face found in any frame of {video.name}. Use a clip where the face is frontal and at "
@@ -325,8 +328,9 @@ def swap_image(image: str | Path | bytes, *, model: str | None = None, checkpoin
     crop = align.warp_face(loaded.rgb, matrix, size)
     decoded = _decode(net, [crop], to)[0]
     out = _paste(loaded.rgb, decoded, crop, matrix, Aligner("per-frame", size, 1.0), seamless)
+    description = f"{loaded.name} with its face swapped ({direction}) by {label}"
     path = save_png(out, new_output_path(".png", prefix="face-swap"), synthetic=True, model=f"{label} face swap",
-                    description=f"{loaded.name} with its face swapped ({direction}) by {label}")
+                    description=description, provenance=edited(label, image, composite=True, description=description))
     return SwapResult(path, 1, 0.0, False, label, direction, "per-frame", 1, {}, list(loaded.notes))
 
 

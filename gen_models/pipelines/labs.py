@@ -24,6 +24,7 @@ from gen_models.core.errors import InputError
 from gen_models.core.latent import walk, z_from_seeds
 from gen_models.media.image import save_png
 from gen_models.media.outputs import new_output_path
+from gen_models.media.provenance import edited
 from gen_models.models import autoencoders as ae
 from gen_models.models.dcgan_digits import (
     LATENT_DIM,
@@ -67,9 +68,12 @@ def enlarge(gray: np.ndarray, scale: int = DISPLAY_SCALE) -> np.ndarray:
     return np.kron(np.asarray(gray, np.uint8), np.ones((scale, scale), np.uint8))
 
 
-def _png(gray: np.ndarray, prefix: str, *, synthetic: bool, model: str | None, description: str) -> Path:
+def _png(gray: np.ndarray, prefix: str, *, synthetic: bool, model: str | None, description: str,
+         composite: bool = False) -> Path:
+    """A grid PNG; ``composite``: real test digits beside the model's outputs (an edit, not a creation)."""
+    provenance = edited(model, composite=True, description=description) if composite else None
     return save_png(enlarge(gray), new_output_path(".png", prefix=prefix), synthetic=synthetic, model=model,
-                    description=description)
+                    description=description, provenance=provenance)
 
 
 def _check_count(count: int, limit: int, what: str) -> int:
@@ -278,7 +282,7 @@ def reconstruct_digits(name: str, count: int = 12, seed: int = 0) -> Reconstruct
     images, _, data = _test_digits(count, seed)
     out = ae.reconstruct(model, images)
     path = _png(_rows(images, out), "reconstruction", synthetic=True, model=name,
-                description=f"Test digits and their reconstructions by {name}")
+                description=f"Test digits and their reconstructions by {name}", composite=True)
     test = load_digits("test")
     baseline = ae.mean_image_mse(load_digits("train").images, test.images)
     return Reconstruction(path, float(ae.reconstruction_error(model, test.images).mean()), baseline, data)
@@ -299,7 +303,7 @@ def denoise_digits(name: str, kind: str = "gaussian", strength: float = 0.5, cou
     images, _, _ = _test_digits(count, seed)
     result = ae.denoise(model, images, kind, strength, seed)
     path = _png(_rows(result.clean, result.noisy, result.denoised), "denoise", synthetic=True, model=name,
-                description=f"Digits with {kind} noise {strength:g} and {name}'s denoised outputs")
+                description=f"Digits with {kind} noise {strength:g} and {name}'s denoised outputs", composite=True)
     return DenoiseView(path, float(result.noisy_mse.mean()), float(result.denoised_mse.mean()))
 
 

@@ -15,6 +15,7 @@ from gen_models.core.errors import InputError
 from gen_models.core.manifest import load_manifest
 from gen_models.media.image import load_image, save_png
 from gen_models.media.outputs import new_output_path
+from gen_models.media.provenance import edited
 from gen_models.models.cyclegan import translate
 
 MAX_SIDE = 512  # the models were trained on 256 px crops; larger inputs cost time without adding detail
@@ -46,6 +47,7 @@ def translate_photo(image: str | Path | bytes, model: str = "cyclegan-horse2zebr
         raise InputError(f"working size must be a whole number from 64 to {MAX_SIDE_LIMIT} px, got {max_side!r}")
     loaded = load_image(image)
     out = translate(registry.load(model), loaded.rgb, int(max_side))
+    description = f"{loaded.name} translated by {model} (AI-generated)"
     path = save_png(out, new_output_path(".png", prefix=f"{Path(loaded.name).stem}-{model}"), synthetic=True,
-                    model=model, description=f"{loaded.name} translated by {model} (AI-generated)")
+                    model=model, description=description, provenance=edited(model, image, description=description))
     return Translated(path, model, (out.shape[1], out.shape[0]), list(loaded.notes))

@@ -20,6 +20,7 @@ from scipy.spatial import ConvexHull
 
 from gen_models.core import registry
 from gen_models.core.errors import InputError
+from gen_models.media import provenance
 from gen_models.media.video import probe, write_mp4
 from gen_models.pipelines.animate import animate, animate_frames, prepare_source, to_tensor
 
@@ -137,6 +138,10 @@ def test_animate_end_to_end_keeps_fps_frames_and_sound(fomm_on_hub, clip):
     assert (info.video_codec, info.audio_codec) == ("h264", "aac")
     assert info.frames == driver.frames == result.frames == 12 and info.fps == driver.fps == 12.5
     assert (info.width, info.height) == (256, 256) and "AI-generated" in info.comment
+    report = provenance.read(result.path)  # an edit of the photo, with the driver as a component
+    assert report.intact and report.actions == ["c2pa.opened", "c2pa.edited"] and report.model == fomm_on_hub
+    assert report.source_type == provenance.TRAINED_ALGORITHMIC_MEDIA
+    assert report.ingredients == ["astronaut.jpg (parentOf)", "driver.mp4 (componentOf)"]
     assert 0 <= result.reference_frame < 12
     face_box = (179, 83, 266, 170)  # dlib's box on the astronaut photo
     x0, y0, x1, y1 = result.source_box
@@ -150,6 +155,7 @@ def test_paste_back_and_side_by_side_layouts(fomm_on_hub, clip, tmp_path):
     info = probe(pasted.path)
     assert (info.width, info.height, info.frames, info.audio_codec) == (512, 512, 5, None)
     assert any("no sound" in note for note in pasted.notes)
+    assert provenance.read(pasted.path).source_type == provenance.COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA
     wide = animate(EXAMPLES / "astronaut.jpg", silent, model=fomm_on_hub, side_by_side=True)
     assert (probe(wide.path).width, probe(wide.path).height) == (768, 256)
 

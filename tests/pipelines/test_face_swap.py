@@ -13,7 +13,7 @@ from PIL import Image
 
 from gen_models.core import registry
 from gen_models.core.errors import GenModelsError, InputError
-from gen_models.media import align
+from gen_models.media import align, provenance
 from gen_models.media.face import face_finder
 from gen_models.media.face_sets import extract
 from gen_models.media.image import read_png_metadata
@@ -96,6 +96,10 @@ def test_a_video_swap_keeps_frames_fps_and_sound_and_smoothing_lowers_flicker():
     assert (info.width, info.height) == (256, 256) and "AI-generated" in info.comment
     assert result.faces_found == 60 and result.has_audio
     assert 0 < result.flicker["smoothed"] < result.flicker["per-frame"], result.flicker
+    report = provenance.read(result.path)  # a composite: the clip's frames with generated faces pasted in
+    assert report.intact and report.actions == ["c2pa.opened", "c2pa.edited"] and report.model == PAIR
+    assert report.source_type == provenance.COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA
+    assert report.ingredients == [f"{CLIP.name} (parentOf)"]
     side = swap_video(CLIP, model=PAIR, smoothing="per-frame", side_by_side=True)
     assert probe(side.path).width == 512 and side.flicker == pytest.approx(result.flicker)
 
@@ -111,6 +115,8 @@ def test_a_photo_swap_is_a_labelled_png_that_changes_only_the_face():
     assert face[0] - 40 <= xs.mean() <= face[2] + 40 and face[1] - 40 <= ys.mean() <= face[3] + 40
     metadata = read_png_metadata(result.path)
     assert any("AI-generated" in v or "synthetic" in v.lower() for v in metadata.values()), metadata
+    assert metadata["DigitalSourceType"] == provenance.COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA
+    assert provenance.read(result.path).source_type == provenance.COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA
 
 
 def test_one_euro_removes_jitter_but_follows_motion():

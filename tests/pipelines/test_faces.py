@@ -15,6 +15,7 @@ from random_weights import tutorial_state_dict
 from gen_models.core import registry
 from gen_models.core.errors import InputError
 from gen_models.core.latent import z_from_seeds
+from gen_models.media import provenance
 from gen_models.media.image import read_png_metadata
 from gen_models.media.video import probe
 from gen_models.pipelines.faces import (
@@ -60,6 +61,8 @@ def test_face_grid_is_deterministic_and_labelled(dcgan_on_hub):
     assert pixels(first[0].path).shape == (64, 64, 3)
     meta = read_png_metadata(first[0].path)
     assert meta["AI-Generated"] == "true" and "dcgan-test" in meta["Description"]
+    report = provenance.read(first[0].path)
+    assert report.intact and report.model == "dcgan-test" and report.source_type.endswith("/trainedAlgorithmicMedia")
     assert generate_faces(dcgan_on_hub, [5], size=128)[0].path.exists()
     assert pixels(generate_faces(dcgan_on_hub, [5], size=128)[0].path).shape == (128, 128, 3)
     assert registry.loaded() == ["dcgan-test"]  # loaded once, reused
@@ -81,6 +84,10 @@ def test_walk_gif_and_mp4(dcgan_on_hub):
     assert adjacent < random_pairs
     info = probe(result.mp4)
     assert info.video_codec == "h264" and info.frames == result.frames and abs(info.fps - 10) < 1e-6
+    for path in (result.gif, result.mp4):  # Content Credentials: made by this model from its training data
+        report = provenance.read(path)
+        assert report.intact and report.actions == ["c2pa.created"], report.lines()
+        assert report.source_type == provenance.TRAINED_ALGORITHMIC_MEDIA and report.model == dcgan_on_hub
 
 
 def test_bad_requests_are_explained(dcgan_on_hub):
