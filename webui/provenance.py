@@ -27,7 +27,7 @@ def check_file(file: str | None) -> str:
 
 def check_file_panel() -> None:
     """An accordion with an upload and the report; every app and Space ends with it."""
-    with gr.Accordion("Check a file: Content Credentials and AI labels", open=False):
+    with gr.Accordion("Check a file: Content Credentials and AI labels", open=False, elem_id="check-file"):
         gr.Markdown(provenance.signing_note() + " Upload any image or video (one of ours or not) to see what it "
                     "says about itself; a file changed after signing reads as invalid.")
         with gr.Row():
