@@ -1,4 +1,5 @@
-"""Where models run: CUDA, then Apple MPS, then CPU; half precision only where it is safe; ZeroGPU on Spaces.
+"""Where models run: CUDA, then Apple MPS, then CPU; half precision only where it is safe (ZeroGPU's
+``spaces.GPU`` is put on the heavy handlers, in webui/zerogpu.py, with durations sized to each request).
 
 ``GEN_MODELS_DEVICE`` (``cpu``, ``cuda``, ``cuda:1``, ``mps``) overrides the choice; ``GEN_MODELS_HALF=0`` turns
 half precision off everywhere (both read by :mod:`gen_models.core.settings`).
@@ -7,16 +8,11 @@ half precision off everywhere (both read by :mod:`gen_models.core.settings`).
 from __future__ import annotations
 
 import functools
-import os  # SPACES_ZERO_GPU only: GEN_MODELS_* are read by gen_models.core.settings
-from collections.abc import Callable
-from typing import TypeVar
 
 import torch
 
 from gen_models.core import settings
 from gen_models.core.errors import GenModelsError
-
-F = TypeVar("F", bound=Callable)
 
 
 def _mps_available() -> bool:
@@ -61,21 +57,3 @@ def half_allowed(device: torch.device, *, model_supports_half: bool) -> bool:
 
 def compute_dtype(device: torch.device, *, model_supports_half: bool = False) -> torch.dtype:
     return torch.float16 if half_allowed(device, model_supports_half=model_supports_half) else torch.float32
-
-
-def on_zero_gpu() -> bool:
-    """True inside a Hugging Face ZeroGPU Space (where GPU work must run inside ``spaces.GPU``)."""
-    return os.environ.get("SPACES_ZERO_GPU", "").strip().lower() in {"1", "true", "t", "yes"}
-
-
-def gpu(fn: F | None = None, *, duration: int = 60) -> F | Callable[[F], F]:
-    """Mark a function that does GPU work: ZeroGPU's ``spaces.GPU`` on Spaces, nothing elsewhere."""
-
-    def wrap(func: F) -> F:
-        if not on_zero_gpu():
-            return func
-        import spaces  # the ZeroGPU package, installed on Spaces
-
-        return spaces.GPU(duration=duration)(func)
-
-    return wrap(fn) if fn is not None else wrap

@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 
 from gen_models.core import registry
-from gen_models.core.device import gpu
 from gen_models.core.errors import InputError
 from gen_models.core.manifest import load_manifest
 from gen_models.media.image import load_image, save_png
@@ -58,7 +57,6 @@ class Colorized:
     notes: list[str]
 
 
-@gpu(duration=60)
 def colorize(image: str | Path | bytes, model: str = "deoldify-artistic", render_factor: int = DEFAULT_RENDER_FACTOR,
              post_process: bool = True) -> Colorized:
     """Colorize one photo at its full resolution; returns the PNG (labelled AI-colorized) and the gray input."""
@@ -81,7 +79,6 @@ def colorize(image: str | Path | bytes, model: str = "deoldify-artistic", render
     return Colorized(path, gray_path, model, used, (gray.shape[1], gray.shape[0]), notes)
 
 
-@gpu(duration=120)
 def render_factor_sweep(image: str | Path | bytes, model: str = "deoldify-artistic",
                         factors: Sequence[int] = SWEEP_FACTORS, post_process: bool = True) -> list[tuple[int, Path]]:
     """The same photo at several render factors (DeOldify), to see how the factor changes the colours."""

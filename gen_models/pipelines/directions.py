@@ -12,7 +12,6 @@ import numpy as np
 import torch
 
 from gen_models.core import registry
-from gen_models.core.device import gpu
 from gen_models.core.errors import InputError
 from gen_models.core.latent import z_from_seeds
 from gen_models.media.image import save_png
@@ -44,7 +43,6 @@ def _check_steps(steps: int) -> None:
         raise InputError(f"Steps must be odd, from 3 to {MAX_STEPS}, so the middle face is the original.")
 
 
-@gpu(duration=60)
 def direction_strip(model: str, seed: int, index: int, distance: float = 3.0, steps: int = 7,
                     size: int = 128) -> Path:
     """A row of faces: the seed's face moved along SeFa direction ``index`` from −distance to +distance."""
@@ -121,7 +119,6 @@ def attribute_directions(model: str, samples: int = 200) -> dict:
     return found
 
 
-@gpu(duration=120)
 def attribute_strip(model: str, seed: int, attribute: str, distance: float = 3.0, steps: int = 5,
                     size: int = 128, samples: int = 200) -> tuple[Path, list[float]]:
     """A row of faces moved along the age (older →) or gender (more male →) direction, and their predicted ages."""

@@ -16,7 +16,6 @@ import torch
 from PIL import Image
 
 from gen_models.core import registry
-from gen_models.core.device import gpu
 from gen_models.core.errors import InputError
 from gen_models.core.latent import walk, z_from_seeds
 from gen_models.core.manifest import load_manifest
@@ -91,7 +90,6 @@ def with_ages(faces: list[GeneratedFace], age_model: str = "dlib-age", sort: boo
     return sorted(faces, key=lambda f: (f.age is None, f.age)) if sort else faces
 
 
-@gpu(duration=60)
 def generate_faces(model: str, seeds: Sequence[int], size: int = 256) -> list[GeneratedFace]:
     """One PNG per seed (same seed, same face), labelled synthetic in its metadata."""
     check_model(model)
@@ -117,7 +115,6 @@ class Walk:
     fps: float
 
 
-@gpu(duration=120)
 def latent_walk(
     model: str,
     seeds: Sequence[int],
@@ -165,7 +162,6 @@ class Arithmetic:
     center: Path
 
 
-@gpu(duration=60)
 def latent_arithmetic(
     model: str,
     a_seeds: Sequence[int],

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gen_models.core import registry
-from gen_models.core.device import gpu
 from gen_models.core.errors import InputError
 from gen_models.core.manifest import load_manifest
 from gen_models.media.image import load_image, save_png
@@ -38,7 +37,6 @@ class Translated:
     notes: list[str]
 
 
-@gpu(duration=30)
 def translate_photo(image: str | Path | bytes, model: str = "cyclegan-horse2zebra",
                     max_side: int = MAX_SIDE) -> Translated:
     """Translate one photo with a CycleGAN generator; the PNG has the photo's size and is labelled AI-generated."""

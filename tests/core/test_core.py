@@ -118,29 +118,6 @@ def test_half_precision_only_on_cuda_for_models_that_allow_it(monkeypatch):
     assert gm_device.compute_dtype(cuda, model_supports_half=True) == torch.float32
 
 
-def test_gpu_decorator_uses_zerogpu_only_on_spaces(tmp_path, monkeypatch):
-    fake = tmp_path / "site" / "spaces"
-    fake.mkdir(parents=True)
-    (fake / "__init__.py").write_text(
-        "def GPU(duration=60):\n"
-        "    def deco(fn):\n"
-        "        def wrapped(*a, **k):\n"
-        "            return ('on-zerogpu', duration, fn(*a, **k))\n"
-        "        return wrapped\n"
-        "    return deco\n"
-    )
-    monkeypatch.syspath_prepend(str(tmp_path / "site"))
-    monkeypatch.delitem(sys.modules, "spaces", raising=False)
-
-    def work(x):
-        return x * 2
-
-    monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
-    assert gm_device.gpu(work) is work
-    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
-    assert gm_device.gpu(duration=120)(work)(3) == ("on-zerogpu", 120, 6)
-
-
 def test_repo_spaces_folder_does_not_shadow_the_zerogpu_package(tmp_path):
     """`import spaces` must give the installed ZeroGPU package even from the repo root (spaces/ has no __init__)."""
     import subprocess
