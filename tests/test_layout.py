@@ -21,6 +21,7 @@ def test_pyproject_and_requirements_list_the_same_dependencies():
     assert project["dependencies"] == _requirements(ROOT / "requirements.txt")
     dev = [d for d in _requirements(ROOT / "requirements-dev.txt")]
     assert sorted(project["optional-dependencies"]["dev"]) == sorted(dev)
+    assert project["optional-dependencies"]["ray"] == _requirements(ROOT / "requirements-ray.txt")
 
 
 def _python_files(*folders: str) -> list[Path]:
