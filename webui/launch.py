@@ -1,10 +1,12 @@
-"""Command-line options shared by app.py and each Space's app.py (--host, --port, --share), and the server settings
-that let the app be left running in public: an upload cap, a bounded queue, results and Gradio's cache that
+"""Command-line options shared by app.py and each Space's app.py (--host, --port, --share, --mcp), and the server
+settings that let the app be left running in public: an upload cap, a bounded queue, results and Gradio's cache that
 expire, and one concurrency group for the heavy work on the device."""
 
 from __future__ import annotations
 
 import argparse
+import functools
+import inspect
 import logging
 import os
 import threading
@@ -24,7 +26,41 @@ def parse_args(argv: list[str] | None = None, description: str = "") -> argparse
                         help="address to listen on (default 127.0.0.1; 0.0.0.0 for all interfaces)")
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
+    parser.add_argument("--mcp", action="store_true", default=mcp_from_env(),
+                        help="also serve the API endpoints as MCP tools at /gradio_api/mcp/ (Streamable HTTP; "
+                             "/gradio_api/mcp/sse for SSE clients); GRADIO_MCP_SERVER=true does the same")
     return parser.parse_args(argv)
+
+
+def mcp_from_env() -> bool:
+    """Gradio's own switch for its MCP server (``GRADIO_MCP_SERVER=true``, as a Space's settings can set it)."""
+    return os.environ.get("GRADIO_MCP_SERVER", "").strip().lower() == "true"
+
+
+def _renamed(fn, name: str):
+    """``fn`` under another ``__name__`` (same kind: plain or generator; same signature and docstring)."""
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def renamed(*args, **kwargs):
+            return (yield from fn(*args, **kwargs))
+    else:
+        @functools.wraps(fn)
+        def renamed(*args, **kwargs):
+            return fn(*args, **kwargs)
+    renamed.__name__ = renamed.__qualname__ = name
+    return renamed
+
+
+def name_tools_after_endpoints(demo: gr.Blocks) -> None:
+    """Gradio names an MCP tool after its function (``run``, ``run_1``...); name each after its API endpoint
+    (``predict_age``, ``animate``...) instead, so an agent sees the same names as the API's clients. The tool's
+    description stays the function's docstring (:func:`webui.messages.user_errors` keeps it)."""
+    for block_fn in demo.fns.values():
+        fn, name = block_fn.fn, block_fn.api_name
+        if (fn is None or not name or block_fn.api_visibility != "public" or getattr(fn, "__name__", None) == name
+                or inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)):
+            continue
+        block_fn.fn = _renamed(fn, name)
 
 
 def heavy() -> dict:
@@ -93,11 +129,15 @@ def launch(demo: gr.Blocks, args: argparse.Namespace, **kwargs) -> None:
     ``show_error`` sends every error's text to the page and to API clients, not only "the upstream app raised an
     exception". Uploads over GEN_MODELS_MAX_UPLOAD_MB (default 200) are refused by the server; at most
     GEN_MODELS_MAX_QUEUE (default 64) requests wait, later ones are told the queue is full; Gradio's cache and our
-    results are removed after GEN_MODELS_OUTPUT_TTL_MINUTES (default 60).
+    results are removed after GEN_MODELS_OUTPUT_TTL_MINUTES (default 60). With ``--mcp`` the API endpoints are
+    MCP tools too, named after the endpoints and described by their docstrings.
     """
     demo.delete_cache = demo.delete_cache or (sweep_every(), output_ttl_seconds())
     kwargs.setdefault("show_error", True)
     kwargs.setdefault("max_file_size", f"{settings.max_upload_mb()}mb")
+    if getattr(args, "mcp", False):
+        name_tools_after_endpoints(demo)
+        kwargs.setdefault("mcp_server", True)
     start_output_sweeper()
     demo.queue(default_concurrency_limit=2, max_size=settings.max_queue()).launch(
         server_name=args.host, server_port=args.port, share=args.share, **kwargs

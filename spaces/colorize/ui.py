@@ -18,11 +18,13 @@ from webui import user_errors, weights_panel
 from webui.components import Image, Slider, model_dropdown
 from webui.events import clear_then
 from webui.launch import heavy
+from webui.zerogpu import colorize_seconds, gpu, sweep_seconds
 
 TITLE = "Colorization"
 EXAMPLES = Path(__file__).resolve().parent / "examples"
 
 
+@gpu(colorize_seconds)
 @user_errors
 def run(image: str, model: str, render_factor: float, post_process: bool, progress=gr.Progress()):
     """The API endpoint `colorize`: ((gray input PNG, colorized PNG), colorized PNG for download, notes)."""
@@ -37,6 +39,7 @@ def run(image: str, model: str, render_factor: float, post_process: bool, progre
     return (str(result.gray_path), str(result.path)), str(result.path), "\n".join(notes)
 
 
+@gpu(sweep_seconds)
 @user_errors
 def run_sweep(image: str, model: str, post_process: bool, progress=gr.Progress()):
     """The API endpoint `render_factor_sweep`: the photo at render factors 10, 20, 30, 40 as (PNG, caption) pairs."""

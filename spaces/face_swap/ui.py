@@ -32,6 +32,7 @@ from webui import user_errors
 from webui.components import Dropdown, Image, Number, Radio, Slider
 from webui.events import clear_then, while_working
 from webui.launch import heavy
+from webui.zerogpu import extract_seconds, gpu, swap_seconds, train_swap_seconds
 
 TITLE = "Face swap"
 EXAMPLES = Path(__file__).resolve().parent / "examples"
@@ -50,6 +51,7 @@ def _paths(files: Any) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------- extraction
+@gpu(extract_seconds)
 @user_errors
 def extract(a_files, b_files, size: float, progress=gr.Progress()):
     """The API endpoint `extract_faces`: (aligned faces of A, of B, counts). Clips and photos of each person."""
@@ -132,6 +134,7 @@ def stop(run: LabRun | None):
     return "Stopping after the current step…"
 
 
+@gpu(train_swap_seconds)
 @user_errors
 def train_api(a_files, b_files, layout: str, size: float, width: float, steps: float, batch: float, seed: float):
     """The API endpoint `train_face_swap`: extract both people, train, and return when done with the per-step
@@ -149,6 +152,7 @@ def train_api(a_files, b_files, layout: str, size: float, width: float, steps: f
 
 
 # --------------------------------------------------------------------------------------------- swapping
+@gpu(swap_seconds)
 @user_errors
 def swap(video, photo, model: str, checkpoint, direction: str, smoothing: str, seamless: bool, side_by_side: bool,
          run: LabRun | None = None, progress=gr.Progress()):

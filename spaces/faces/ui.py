@@ -12,10 +12,12 @@ from webui import user_errors, weights_panel
 from webui.components import Dropdown, Number, Slider, model_dropdown
 from webui.events import clear_then
 from webui.launch import heavy
+from webui.zerogpu import faces_seconds, gpu
 
 TITLE = "Face generation"
 
 
+@gpu(faces_seconds)
 @user_errors
 def run(model: str, seed: float, count: float, size: str, age_model: str | None = None, sort_by_age: bool = False,
         progress=gr.Progress(track_tqdm=True)):

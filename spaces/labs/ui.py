@@ -56,6 +56,7 @@ from webui import user_errors, weights_panel
 from webui.components import Dropdown, Image, Number, Radio, Slider
 from webui.events import clear_then
 from webui.launch import heavy
+from webui.zerogpu import gpu, translate_seconds
 
 TITLE = "Classic labs"
 
@@ -256,10 +257,12 @@ def decode_clicked(model: str, evt: gr.SelectData):
 
 @user_errors
 def decode_typed(model: str, x: float, y: float):
+    """The API endpoint `decode_point`: the digit an autoencoder decodes from the point (x, y) of its 2-D latent map."""
     return decode_map_point(model, float(x), float(y))
 
 
 # --------------------------------------------------------------------------------------------- CycleGAN
+@gpu(translate_seconds)
 @user_errors
 def translate(image: str, model: str, max_side: float):
     """The API endpoint `translate`: the photo translated by a CycleGAN generator (PNG at the photo's size)."""

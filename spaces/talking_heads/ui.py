@@ -11,6 +11,7 @@ from webui import user_errors, weights_panel
 from webui.components import Image, Radio, model_dropdown
 from webui.events import clear_then, while_working
 from webui.launch import heavy
+from webui.zerogpu import animate_seconds, gpu
 
 TITLE = "Talking heads"
 EXAMPLES = Path(__file__).resolve().parent / "examples"
@@ -21,6 +22,7 @@ MODE_LABELS = {
 }
 
 
+@gpu(animate_seconds)
 @user_errors
 def run(image: str, video: str, model: str, mode: str, adapt_scale: bool, best_frame: bool, crop_source: bool,
         crop_driving: bool, layout: str, progress=gr.Progress()):

@@ -13,6 +13,7 @@ from webui import user_errors, weights_panel
 from webui.components import Dropdown, Number, Radio, Slider, model_dropdown
 from webui.events import clear_then, while_working
 from webui.launch import heavy
+from webui.zerogpu import arithmetic_seconds, attribute_seconds, directions_seconds, gpu, walk_seconds
 
 TITLE = "Latent walk & arithmetic"
 
@@ -24,6 +25,7 @@ def parse_seeds(text: str) -> list[int]:
     return [int(p) for p in parts]
 
 
+@gpu(walk_seconds)
 @user_errors
 def run(model: str, seeds: str, frames_per_segment: float, fps: float, mode: str, loop: bool, size: str,
         progress=gr.Progress(track_tqdm=True)):
@@ -38,6 +40,7 @@ def run(model: str, seeds: str, frames_per_segment: float, fps: float, mode: str
     yield str(result.gif), str(result.mp4)
 
 
+@gpu(arithmetic_seconds)
 @user_errors
 def run_arithmetic(model: str, a: str, b: str, c: str, jitter: float, size: str):
     """The API endpoint `latent_arithmetic`: a 3×3 grid PNG with G(mean A − mean B + mean C) in the middle."""
@@ -46,12 +49,14 @@ def run_arithmetic(model: str, a: str, b: str, c: str, jitter: float, size: str)
     return str(result.grid)
 
 
+@gpu(directions_seconds)
 @user_errors
 def run_direction(model: str, seed: float, index: float, distance: float, steps: float, size: str):
     """The API endpoint `latent_directions`: one face moved along a SeFa direction, as a strip PNG."""
     return str(direction_strip(model, int(seed), int(index), float(distance), int(steps), int(size)))
 
 
+@gpu(attribute_seconds)
 @user_errors
 def run_attribute(model: str, seed: float, attribute: str, distance: float, progress=gr.Progress(track_tqdm=True)):
     """The API endpoint `attribute_edit`: the face made younger → older (or along gender), with predicted ages."""
