@@ -29,6 +29,12 @@ def parse_args(argv: list[str] | None = None, description: str = "") -> argparse
     parser.add_argument("--mcp", action="store_true", default=mcp_from_env(),
                         help="also serve the API endpoints as MCP tools at /gradio_api/mcp/ (Streamable HTTP; "
                              "/gradio_api/mcp/sse for SSE clients); GRADIO_MCP_SERVER=true does the same")
+    parser.add_argument("--ray-serve", nargs="?", const="local", default=None, metavar="ADDRESS",
+                        help="run talking heads, colorization, face generation and face swap as Ray Serve "
+                             "deployments: on a Ray started here (no ADDRESS), the cluster this node is in (auto), "
+                             "or the one at ADDRESS (needs pip install -r requirements-ray.txt)")
+    parser.add_argument("--serve-config", metavar="FILE", default=None,
+                        help="YAML with each deployment's replicas, num_gpus, num_cpus, min_replicas, max_replicas")
     return parser.parse_args(argv)
 
 
@@ -123,6 +129,24 @@ def trim_memory() -> None:
         pass
 
 
+def serve_on_ray(demo: gr.Blocks, address: str, config: str | None = None) -> dict:
+    """Deploy the heavy pipelines on Ray Serve and let the heavy queue hold as many requests at once as the
+    deployments have replicas (in-process it holds one per device). Returns the deployments' settings."""
+    from gen_models.core.errors import GenModelsError
+    from gen_models.serving import read_config, start
+
+    try:
+        used = start(address, read_config(config))
+    except GenModelsError as exc:
+        raise SystemExit(f"--ray-serve: {exc}") from None
+    room = sum(group.most for group in used.values())
+    for block_fn in demo.fns.values():
+        if str(block_fn.concurrency_id or "").startswith("heavy-"):
+            block_fn.concurrency_limit = room
+    log.info("Ray Serve deployments: %s", ", ".join(f"{name} ×{s.most}" for name, s in used.items()))
+    return used
+
+
 def launch(demo: gr.Blocks, args: argparse.Namespace, **kwargs) -> None:
     """Queue (so long jobs show progress and many users are served in turn) and serve.
 
@@ -138,6 +162,8 @@ def launch(demo: gr.Blocks, args: argparse.Namespace, **kwargs) -> None:
     if getattr(args, "mcp", False):
         name_tools_after_endpoints(demo)
         kwargs.setdefault("mcp_server", True)
+    if getattr(args, "ray_serve", None):
+        serve_on_ray(demo, args.ray_serve, args.serve_config)
     start_output_sweeper()
     demo.queue(default_concurrency_limit=2, max_size=settings.max_queue()).launch(
         server_name=args.host, server_port=args.port, share=args.share, **kwargs

@@ -32,6 +32,7 @@ from gen_models.media.face import Face, crop_box, face_finder, square_box
 from gen_models.media.image import load_image
 from gen_models.media.outputs import new_output_path
 from gen_models.media.provenance import edited
+from gen_models.media.remote import served
 from gen_models.media.video import VideoInput, open_video, read_frames, write_mp4
 
 SIZE = 256
@@ -322,6 +323,7 @@ class Animation:
     notes: list[str]
 
 
+@served("talking-heads")
 def animate(
     source_image: str | Path | bytes,
     driving_video: str | Path,

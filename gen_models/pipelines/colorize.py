@@ -24,6 +24,7 @@ from gen_models.core.manifest import load_manifest
 from gen_models.media.image import load_image, save_png
 from gen_models.media.outputs import new_output_path
 from gen_models.media.provenance import edited
+from gen_models.media.remote import served
 from gen_models.models.deoldify import (  # noqa: F401  (DeOldify's inference lives with the model; re-exported)
     DEFAULT_RENDER_FACTOR,
     IMAGENET_MEAN,
@@ -57,6 +58,7 @@ class Colorized:
     notes: list[str]
 
 
+@served("colorization")
 def colorize(image: str | Path | bytes, model: str = "deoldify-artistic", render_factor: int = DEFAULT_RENDER_FACTOR,
              post_process: bool = True) -> Colorized:
     """Colorize one photo at its full resolution; returns the PNG (labelled AI-colorized) and the gray input."""
@@ -79,6 +81,7 @@ def colorize(image: str | Path | bytes, model: str = "deoldify-artistic", render
     return Colorized(path, gray_path, model, used, (gray.shape[1], gray.shape[0]), notes)
 
 
+@served("colorization")
 def render_factor_sweep(image: str | Path | bytes, model: str = "deoldify-artistic",
                         factors: Sequence[int] = SWEEP_FACTORS, post_process: bool = True) -> list[tuple[int, Path]]:
     """The same photo at several render factors (DeOldify), to see how the factor changes the colours."""

@@ -35,6 +35,7 @@ from gen_models.media.face_sets import FaceSet, extract, largest_face
 from gen_models.media.image import load_image, save_png
 from gen_models.media.outputs import new_output_path
 from gen_models.media.provenance import edited
+from gen_models.media.remote import served
 from gen_models.media.video import open_video, read_frames, write_mp4
 from gen_models.models import faceswap
 from gen_models.pipelines.labs import LabRun
@@ -230,6 +231,7 @@ def _check(direction: str, smoothing: str) -> str:
     return "b" if direction == "a-to-b" else "a"
 
 
+@served("face-swap")
 def swap_video(video_path: str | Path, *, model: str | None = None, checkpoint: str | Path | None = None,
                pair: faceswap.FaceSwapAE | None = None,
                direction: str = "a-to-b", smoothing: str = "smoothed", seamless: bool = False,
@@ -313,6 +315,7 @@ def swap_video(video_path: str | Path, *, model: str | None = None, checkpoint: 
                       counts["faces"], figures, notes)
 
 
+@served("face-swap")
 def swap_image(image: str | Path | bytes, *, model: str | None = None, checkpoint: str | Path | None = None,
                pair: faceswap.FaceSwapAE | None = None,
                direction: str = "a-to-b", seamless: bool = False) -> SwapResult:

@@ -21,6 +21,7 @@ from gen_models.core.latent import walk, z_from_seeds
 from gen_models.core.manifest import load_manifest
 from gen_models.media.image import save_png
 from gen_models.media.outputs import new_output_path
+from gen_models.media.remote import served
 from gen_models.media.video import write_gif, write_mp4
 
 TASK = "face-generation"
@@ -90,6 +91,7 @@ def with_ages(faces: list[GeneratedFace], age_model: str = "dlib-age", sort: boo
     return sorted(faces, key=lambda f: (f.age is None, f.age)) if sort else faces
 
 
+@served("face-generation")
 def generate_faces(model: str, seeds: Sequence[int], size: int = 256) -> list[GeneratedFace]:
     """One PNG per seed (same seed, same face), labelled synthetic in its metadata."""
     check_model(model)
@@ -115,6 +117,7 @@ class Walk:
     fps: float
 
 
+@served("face-generation")
 def latent_walk(
     model: str,
     seeds: Sequence[int],
@@ -162,6 +165,7 @@ class Arithmetic:
     center: Path
 
 
+@served("face-generation")
 def latent_arithmetic(
     model: str,
     a_seeds: Sequence[int],
