@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from gen_models.core import settings
 from gen_models.core.errors import GenModelsError
 from gen_models.media import remote
 
@@ -122,7 +123,7 @@ def _import_ray():
 
 def worker_env() -> dict[str, str]:
     """What replicas need to see: this code on their path, and the GEN_MODELS_* / HF_* settings of this process."""
-    env = {k: v for k, v in os.environ.items() if k.startswith(("GEN_MODELS_", "HF_"))}
+    env = {**settings.exported(), **{k: v for k, v in os.environ.items() if k.startswith("HF_")}}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
     env["RAY_USAGE_STATS_ENABLED"] = "0"
     return env

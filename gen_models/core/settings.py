@@ -304,6 +304,12 @@ READERS = {
 """Each variable's reader (the same names as :data:`VARIABLES`)."""
 
 
+def exported() -> dict[str, str]:
+    """The documented variables that are set, as text: what worker processes elsewhere (Ray replicas, batch
+    workers) need to behave as this one does."""
+    return {name: os.environ[name] for name in VARIABLES if os.environ.get(name, "").strip()}
+
+
 def check_all() -> list[str]:
     """Read every variable; the messages of those that are set wrongly (empty when all are fine). For a startup
     check: each reader still raises on its own when it is used."""

@@ -4,6 +4,7 @@ Gradio request with the same result as in-process, reports progress, and raises 
 
 from __future__ import annotations
 
+import concurrent.futures
 import socket
 from pathlib import Path
 
@@ -26,7 +27,8 @@ def served():
     from gen_models import serving
 
     serving.connect("local", num_cpus=2)
-    used = serving.start("local", serving.read_config(None), groups=("face-swap",))
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # see in_a_thread
+        used = pool.submit(serving.start, "local", serving.read_config(None), groups=("face-swap",)).result()
     calls = []
     send = remote._routes["face-swap"]
     remote.route("face-swap", lambda *a: calls.append(a[0]) or send(*a))
@@ -75,26 +77,33 @@ def test_a_gradio_request_gets_the_same_answer_from_the_deployment(served, tmp_p
         blocks.close()
 
 
+def in_a_thread(fn, *args, **kwargs):
+    """Call as a Gradio handler does, from a worker thread: the browser suite's Playwright (sync API) keeps an event
+    loop running in the main thread, where Ray's blocking calls refuse to run."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(fn, *args, **kwargs).result()
+
+
 def test_progress_and_errors_come_back_from_the_deployment(served, tmp_path):
     from gen_models.media import provenance
     from gen_models.pipelines.face_swap import swap_image, swap_video
 
     seen = []
-    result = swap_video(EXAMPLES / "astronaut_clip.mp4", model=PAIR, progress=lambda f, t: seen.append(f))
+    result = in_a_thread(swap_video, EXAMPLES / "astronaut_clip.mp4", model=PAIR, progress=lambda f, t: seen.append(f))
     assert result.frames == 60 and len(seen) >= 10 and seen == sorted(seen)
     assert served[1][-1] == "gen_models.pipelines.face_swap:swap_video"
     assert provenance.read(result.path).intact  # signed there, still valid here
     blank = tmp_path / "blank.png"
     Image.fromarray(np.full((120, 120, 3), 128, np.uint8)).save(blank)
     with pytest.raises(InputError, match="No face found in blank.png"):
-        swap_image(blank, model=PAIR)
+        in_a_thread(swap_image, blank, model=PAIR)
 
 
 def test_ray_serve_in_the_app_routes_every_heavy_group_and_widens_the_heavy_queue(served):
     import app
     from webui.launch import serve_on_ray
 
-    used = serve_on_ray(app.demo, "local")
+    used = in_a_thread(serve_on_ray, app.demo, "local")
     assert set(used) == {"talking-heads", "colorization", "face-generation", "face-swap"}
     assert set(remote.routed()) == set(used)
     heavy = [fn for fn in app.demo.fns.values() if str(fn.concurrency_id or "").startswith("heavy-")]

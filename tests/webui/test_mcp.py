@@ -4,6 +4,7 @@ handlers' docstrings, listed and called through the MCP protocol itself."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import inspect
 import os
 import socket
@@ -125,7 +126,9 @@ def test_tools_listed_and_called_over_mcp(mcp_app):
                 result = await session.call_tool("generate_digits", {"model": "tutorial-all", "seed": 0, "count": 4})
                 return listed, result
 
-    listed, result = asyncio.run(asyncio.wait_for(session_work(), 120))
+    # in a thread of its own: the browser suite's Playwright (sync API) keeps an event loop running in this one
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        listed, result = pool.submit(asyncio.run, asyncio.wait_for(session_work(), 120)).result()
     assert set(EXPECTED) <= {tool.name for tool in listed}
     assert all(tool.description for tool in listed if tool.name in EXPECTED)
     assert not result.isError
