@@ -1,4 +1,5 @@
-"""``python -m gen_models list | fetch NAME…|--all [--to DIR] | lock [NAME…] | provenance FILE… [--json]``."""
+"""``python -m gen_models list | fetch NAME…|--all [--to DIR] | lock [NAME…] | provenance FILE… [--json] |
+batch TASK --input PATH… --output DIR [--ray auto|ADDRESS|local]``."""
 
 from __future__ import annotations
 
@@ -116,9 +117,17 @@ def cmd_provenance(args: argparse.Namespace) -> int:
     return 1 if any(r.manifest and not r.intact for r in reports) else 0
 
 
+def cmd_batch(args: argparse.Namespace) -> int:
+    """One task over many inputs (gen_models.batch); exit 0 all done or skipped, 1 any failed, 2 a bad command."""
+    from gen_models.batch.cli import run
+
+    return run(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gen_models",
-                                     description="Manage the demos' pretrained weights; check a file's provenance.")
+                                     description="Manage the demos' pretrained weights; check a file's provenance; "
+                                                 "run batch jobs.")
     sub = parser.add_subparsers(dest="command", required=True)
     listing = sub.add_parser("list", help="every model: task, size, licence, source, whether it is on this machine")
     listing.add_argument("--task", choices=TASKS, help="only this task's models")
@@ -132,8 +141,13 @@ def main(argv: list[str] | None = None) -> int:
                                                "source type, model, and its text labels")
     check.add_argument("files", nargs="+", metavar="FILE")
     check.add_argument("--json", action="store_true", help="one JSON object per file")
+    from gen_models.batch.cli import add_arguments as batch_arguments
+
+    batch_arguments(sub.add_parser("batch", help="run a task over many files (age, colorize, translate, faces, "
+                                                 "animate, face-swap), here or on Ray; resumable"))
     args = parser.parse_args(argv)
-    handler = {"list": cmd_list, "fetch": cmd_fetch, "lock": cmd_lock, "provenance": cmd_provenance}[args.command]
+    handler = {"list": cmd_list, "fetch": cmd_fetch, "lock": cmd_lock, "provenance": cmd_provenance,
+               "batch": cmd_batch}[args.command]
     try:
         return handler(args)
     except GenModelsError as exc:

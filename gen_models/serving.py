@@ -23,7 +23,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from gen_models.core import settings
 from gen_models.core.errors import GenModelsError
 from gen_models.media import remote
 
@@ -35,7 +34,6 @@ GROUP_MODULES = {
 }
 """Each deployment and the module whose ``@served`` functions it runs."""
 RAY_MISSING = "ray is not installed: pip install -r requirements-ray.txt"
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,20 +119,14 @@ def _import_ray():
     return ray, serve
 
 
-def worker_env() -> dict[str, str]:
-    """What replicas need to see: this code on their path, and the GEN_MODELS_* / HF_* settings of this process."""
-    env = {**settings.exported(), **{k: v for k, v in os.environ.items() if k.startswith("HF_")}}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
-    env["RAY_USAGE_STATS_ENABLED"] = "0"
-    return env
-
-
 def connect(address: str = "local", num_cpus: int | None = None) -> None:
     """Join the cluster at ``address`` (``auto``: the one this node belongs to), or start one here (``local``)."""
     ray, _ = _import_ray()
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no usage reports to the outside
     if ray.is_initialized():
         return
+    from gen_models.batch.ray_runner import worker_env  # the batch workers' environment: settings, path, no telemetry
+
     runtime_env = {"env_vars": worker_env()}
     if address == "local":
         ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, runtime_env=runtime_env,

@@ -8,7 +8,7 @@ from pathlib import Path
 import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
-LAYERS = ("core", "media", "models", "train", "pipelines")  # each may import only the ones before it
+LAYERS = ("core", "media", "models", "train", "pipelines", "batch")  # each may import only the ones before it
 
 
 def _requirements(path: Path) -> list[str]:
