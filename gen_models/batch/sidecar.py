@@ -14,9 +14,10 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from gen_models.core.files import replacing
 
 SIDECAR_SUFFIX = ".json"
 FORMAT = 1  # the sidecar layout's version
@@ -54,16 +55,9 @@ def publish(path: Path) -> Path:
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` beside ``path`` and rename it into place (readers see the old file or the whole new one)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, partial = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        publish(Path(partial))
-        os.replace(partial, path)
-    except BaseException:
-        Path(partial).unlink(missing_ok=True)
-        raise
+    with replacing(path) as partial:
+        partial.write_text(text, encoding="utf-8")
+        publish(partial)
     return path
 
 
@@ -78,14 +72,8 @@ def place(staged: str | os.PathLike, final: str | os.PathLike) -> Path:
         return final
     except OSError:
         pass
-    handle, partial = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent)
-    os.close(handle)
-    try:
+    with replacing(final) as partial:
         shutil.copyfile(staged, partial)
-        os.replace(partial, final)
-    except BaseException:
-        Path(partial).unlink(missing_ok=True)
-        raise
     staged.unlink(missing_ok=True)
     return final
 

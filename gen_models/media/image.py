@@ -18,7 +18,6 @@ import io
 import math
 import os
 import re
-import tempfile
 import threading
 import warnings
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from PIL.JpegImagePlugin import JpegImageFile
 
 from gen_models.core import settings
 from gen_models.core.errors import InputError
+from gen_models.core.files import replacing
 from gen_models.media.provenance import SOFTWARE, Provenance, created, sign_file, visible_mark
 
 MAX_PIXELS: int | None = None
@@ -424,17 +424,10 @@ def save_png(
     provenance = provenance or created(model)
     image = Image.fromarray(np.ascontiguousarray(array), "RGB" if array.ndim == 3 else "L")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, partial = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            image.save(out, "PNG", pnginfo=_png_info(synthetic, model, description, provenance.source_type))
+    with replacing(path) as partial:
+        image.save(partial, "PNG", pnginfo=_png_info(synthetic, model, description, provenance.source_type))
         if synthetic:
             sign_file(partial, provenance, title=path.name)
-        os.replace(partial, path)
-    except BaseException:
-        Path(partial).unlink(missing_ok=True)
-        raise
     return path
 
 

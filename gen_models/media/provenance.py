@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import tempfile
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ import numpy as np
 from gen_models import __version__
 from gen_models.core import settings
 from gen_models.core.errors import GenModelsError, InputError
+from gen_models.core.files import replacing
 
 SOFTWARE = "gen_models"
 IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
@@ -281,25 +281,19 @@ def sign_file(path: str | os.PathLike, provenance: Provenance, *, title: str | N
     if found is None:
         return False
     mime = MIME_TYPES[suffix]
-    handle, partial = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".c2pa", dir=path.parent)
-    os.close(handle)
     try:
         signer = c2pa.Signer.from_info(c2pa.C2paSignerInfo(alg=found.alg.encode(), sign_cert=found.chain,
                                                           private_key=found.key, ta_url=None))
-        with c2pa.Builder({"claim_generator_info": [AGENT], "title": title or path.name}, context=_context()) as builder:
+        with (replacing(path) as partial,
+              c2pa.Builder({"claim_generator_info": [AGENT], "title": title or path.name}, context=_context()) as builder):
             parent = _add_ingredients(builder, provenance)
             for action in _actions(provenance, parent):
                 builder.add_action(action)
             with open(path, "rb") as source, open(partial, "wb") as dest:
                 builder.sign(signer, mime, source, dest)
-        os.replace(partial, path)
     except c2pa.C2paError as exc:
-        Path(partial).unlink(missing_ok=True)
         which = "the local test certificate" if found.local else "GEN_MODELS_C2PA_CERT / GEN_MODELS_C2PA_KEY"
         raise ProvenanceError(f"could not sign {title or path.name} with {which}: {exc}") from None
-    except BaseException:
-        Path(partial).unlink(missing_ok=True)
-        raise
     return True
 
 

@@ -28,9 +28,7 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
-import os
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -45,6 +43,7 @@ from torch import nn
 from gen_models.core.checkpoint import load_checkpoint, load_strict
 from gen_models.core.device import get_device
 from gen_models.core.errors import GenModelsError, InputError, WeightsIntegrityError
+from gen_models.core.files import replacing
 from gen_models.core.latent import MAX_SEED, z_from_seeds
 from gen_models.media.image import save_png
 from gen_models.models.dcgan_digits import (
@@ -345,16 +344,9 @@ class DigitGANTrainer:
     def save(self, path: str | Path) -> Path:
         """Write a resumable checkpoint (written beside the target and renamed, so it is never half there)."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         state = self.state_dict()
-        handle, partial = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-        os.close(handle)
-        try:
+        with replacing(path) as partial:
             torch.save(state, partial)
-            os.replace(partial, path)
-        except BaseException:
-            Path(partial).unlink(missing_ok=True)
-            raise
         return path
 
     @classmethod

@@ -11,6 +11,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from served_app import stop
 
 ROOT = Path(__file__).resolve().parents[2]
 START_SECONDS = 180
@@ -63,8 +64,4 @@ def start_app(root: Path, env: dict[str, str]):
     try:
         yield App(url, log, outputs)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)

@@ -17,6 +17,7 @@ import gradio
 import httpx
 import pytest
 import yaml
+from served_app import stop
 
 from gen_models.core.manifest import BUNDLED_DIR, load_manifest
 from webui.__main__ import main as cli
@@ -199,12 +200,7 @@ class Servers:
 
     def stop(self, folder: str) -> None:
         proc, _, log = self.running.pop(folder)
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         log.close()
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import gradio as gr
 import httpx
 import pytest
+from served_app import stop
 
 from webui.launch import name_tools_after_endpoints, parse_args
 
@@ -91,12 +92,7 @@ def mcp_app(tmp_path_factory):
             time.sleep(0.5)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         log.close()
 
 
