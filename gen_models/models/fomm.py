@@ -39,6 +39,7 @@ from torch import nn
 
 from gen_models.core.checkpoint import load_checkpoint, load_strict
 from gen_models.core.errors import ManifestError, WeightsIntegrityError
+from gen_models.models._ops import upsample_conv
 
 # model_params of config/vox-256.yaml (vox-adv-256.yaml has the same generator and kp_detector params)
 VOX_256: dict[str, dict[str, Any]] = {
@@ -147,8 +148,8 @@ class ResBlock2d(nn.Module):
         self.norm2 = nn.BatchNorm2d(in_features, affine=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.conv1(F.relu(self.norm1(x)))
-        out = self.conv2(F.relu(self.norm2(out)))
+        out = self.conv1(torch.relu_(self.norm1(x)))  # in place: the norm's output is a new tensor
+        out = self.conv2(torch.relu_(self.norm2(out)))
         return out + x
 
 
@@ -161,8 +162,7 @@ class UpBlock2d(nn.Module):
         self.norm = nn.BatchNorm2d(out_features, affine=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.interpolate(x, scale_factor=2, mode="nearest")
-        return F.relu(self.norm(self.conv(out)))
+        return torch.relu_(self.norm(upsample_conv(x, self.conv)))
 
 
 class DownBlock2d(nn.Module):
@@ -175,7 +175,7 @@ class DownBlock2d(nn.Module):
         self.pool = nn.AvgPool2d(kernel_size=(2, 2))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.pool(F.relu(self.norm(self.conv(x))))
+        return self.pool(torch.relu_(self.norm(self.conv(x))))
 
 
 class SameBlock2d(nn.Module):
@@ -187,7 +187,7 @@ class SameBlock2d(nn.Module):
         self.norm = nn.BatchNorm2d(out_features, affine=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(self.norm(self.conv(x)))
+        return torch.relu_(self.norm(self.conv(x)))
 
 
 def _width(block_expansion: int, max_features: int, level: int) -> int:

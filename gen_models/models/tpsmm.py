@@ -38,6 +38,7 @@ from torch import nn
 
 from gen_models.core.checkpoint import load_checkpoint, load_strict
 from gen_models.core.errors import InputError, ManifestError, WeightsIntegrityError
+from gen_models.models._ops import upsample_conv
 
 POINTS_PER_TPS = 5
 TPS_REGULARISATION = 0.01
@@ -166,8 +167,8 @@ class ResBlock2d(nn.Module):
         self.norm2 = nn.InstanceNorm2d(in_features, affine=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.conv1(F.relu(self.norm1(x)))
-        out = self.conv2(F.relu(self.norm2(out)))
+        out = self.conv1(torch.relu_(self.norm1(x)))  # in place: the norm's output is a new tensor
+        out = self.conv2(torch.relu_(self.norm2(out)))
         return out + x
 
 
@@ -181,7 +182,7 @@ class UpBlock2d(nn.Module):
         self.norm = nn.InstanceNorm2d(out_features, affine=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(self.norm(self.conv(F.interpolate(x, scale_factor=2))))
+        return torch.relu_(self.norm(upsample_conv(x, self.conv)))
 
 
 # Same as fomm.DownBlock2d with BatchNorm → InstanceNorm (TPSMM's official layers); a fix must reach both.
@@ -194,7 +195,7 @@ class DownBlock2d(nn.Module):
         self.norm = nn.InstanceNorm2d(out_features, affine=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.avg_pool2d(F.relu(self.norm(self.conv(x))), 2)
+        return F.avg_pool2d(torch.relu_(self.norm(self.conv(x))), 2)
 
 
 # Same as fomm.SameBlock2d with BatchNorm → InstanceNorm (TPSMM's official layers); a fix must reach both.
@@ -207,7 +208,7 @@ class SameBlock2d(nn.Module):
         self.norm = nn.InstanceNorm2d(out_features, affine=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(self.norm(self.conv(x)))
+        return torch.relu_(self.norm(self.conv(x)))
 
 
 def _hourglass_width(block_expansion: int, max_features: int, level: int) -> int:
