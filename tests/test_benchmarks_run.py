@@ -47,3 +47,18 @@ def test_unknown_row_is_refused_with_the_list_of_rows():
     done = _run("--only", "no-such-row", timeout=60)
     assert done.returncode == 2
     assert "no-such-row" in done.stderr and "talking-heads-5s" in done.stderr
+
+
+def test_the_half_precision_script_compares_a_models_outputs_in_bfloat16(tmp_path):
+    """The GPU script's smoke test on the CPU (bfloat16 only there): one row per model with pixel differences."""
+    out = tmp_path / "half.json"
+    done = subprocess.run([sys.executable, "-m", "benchmarks.half_precision", "--device", "cpu", "--quick", "--only",
+                           "cyclegan-horse2zebra", "fomm-vox", "--json", str(out)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = {row["model"]: row for row in json.loads(out.read_text())["rows"]}
+    assert list(rows) == ["fomm-vox", "cyclegan-horse2zebra"]
+    for row in rows.values():
+        assert row["dtype"] == "bfloat16" and row["weights"] == "random"
+        assert 0 <= row["mean"] <= row["max"] <= 255 and row["safe"] in ("yes", "no")
+    assert rows["cyclegan-horse2zebra"]["max"] > 0  # bfloat16 does move pixels: the comparison is real
