@@ -9,6 +9,7 @@ the job's folder. Importing this module imports no pipeline and no torch.
 
 from __future__ import annotations
 
+import abc
 import json
 import os
 from collections.abc import Iterable, Sequence
@@ -165,7 +166,7 @@ def _output_names(sources: Sequence[Source], tail: str) -> list[str]:
 
 
 # ----------------------------------------------------------------------------------------------- tasks
-class Task:
+class Task(abc.ABC):
     """One ``python -m gen_models batch`` task."""
 
     name: str = ""
@@ -193,12 +194,12 @@ class Task:
     def kind_of(self, path: Path) -> str:
         return "image"
 
-    def check(self, options: dict[str, Any]) -> None:
-        """Refuse bad option values before any work starts (UsageError)."""
+    def check(self, options: dict[str, Any]) -> None:  # noqa: B027 - most tasks take every value their parser allows
+        """Refuse bad option values before any work starts (UsageError); the default accepts them all."""
 
+    @abc.abstractmethod
     def run(self, model: str, items: Sequence[Item], options: dict[str, Any]) -> list[Produced | BaseException]:
         """One result per item: its file or the exception that stopped it."""
-        raise NotImplementedError
 
     def finish(self, out_dir: Path, items: Sequence[Item]) -> list[str]:
         """After the job, with the items whose outputs are this job's: write job-wide files (age.jsonl); returns
