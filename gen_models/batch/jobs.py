@@ -12,7 +12,7 @@ from __future__ import annotations
 import abc
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -201,6 +201,17 @@ class Task(abc.ABC):
     def run(self, model: str, items: Sequence[Item], options: dict[str, Any]) -> list[Produced | BaseException]:
         """One result per item: its file or the exception that stopped it."""
 
+    @staticmethod
+    def each(items: Sequence[Item], one: Callable[[Item], Produced]) -> list[Produced | BaseException]:
+        """``one`` on every item in turn; an item's exception is its result, and the others go on."""
+        out: list[Produced | BaseException] = []
+        for item in items:
+            try:
+                out.append(one(item))
+            except Exception as exc:  # noqa: BLE001 (reported per item)
+                out.append(exc)
+        return out
+
     def finish(self, out_dir: Path, items: Sequence[Item]) -> list[str]:
         """After the job, with the items whose outputs are this job's: write job-wide files (age.jsonl); returns
         lines for the summary."""
@@ -286,17 +297,14 @@ class ColorizeTask(Task):
     def run(self, model, items, options):
         from gen_models.pipelines.colorize import colorize
 
-        out = []
-        for item in items:
-            try:
-                result = colorize(Path(item.inputs[0]), model=model, render_factor=int(options["render_factor"]),
-                                  post_process=bool(options["post_process"]))
-                result.gray_path.unlink(missing_ok=True)
-                out.append(Produced(result.path, {"size": list(result.size), "render_factor": result.render_factor,
-                                                  "notes": result.notes}))
-            except Exception as exc:  # noqa: BLE001 (reported per item)
-                out.append(exc)
-        return out
+        def one(item: Item) -> Produced:
+            result = colorize(Path(item.inputs[0]), model=model, render_factor=int(options["render_factor"]),
+                              post_process=bool(options["post_process"]))
+            result.gray_path.unlink(missing_ok=True)
+            return Produced(result.path, {"size": list(result.size), "render_factor": result.render_factor,
+                                          "notes": result.notes})
+
+        return self.each(items, one)
 
 
 class TranslateTask(Task):
@@ -322,14 +330,11 @@ class TranslateTask(Task):
     def run(self, model, items, options):
         from gen_models.pipelines.translation import translate_photo
 
-        out = []
-        for item in items:
-            try:
-                result = translate_photo(Path(item.inputs[0]), model=model, max_side=int(options["max_side"]))
-                out.append(Produced(result.path, {"size": list(result.size), "notes": result.notes}))
-            except Exception as exc:  # noqa: BLE001
-                out.append(exc)
-        return out
+        def one(item: Item) -> Produced:
+            result = translate_photo(Path(item.inputs[0]), model=model, max_side=int(options["max_side"]))
+            return Produced(result.path, {"size": list(result.size), "notes": result.notes})
+
+        return self.each(items, one)
 
 
 class FacesTask(Task):
@@ -389,16 +394,13 @@ class AnimateTask(Task):
     def run(self, model, items, options):
         from gen_models.pipelines.animate import animate
 
-        out = []
-        for item in items:
-            try:
-                result = animate(Path(item.inputs[0]), Path(item.inputs[1]), model=model, mode=options["mode"],
-                                 best_frame=bool(options["best_frame"]), paste_back=bool(options["paste_back"]),
-                                 side_by_side=bool(options["side_by_side"]), max_seconds=options["max_seconds"])
-                out.append(Produced(result.path, {"frames": result.frames, "fps": result.fps, "notes": result.notes}))
-            except Exception as exc:  # noqa: BLE001
-                out.append(exc)
-        return out
+        def one(item: Item) -> Produced:
+            result = animate(Path(item.inputs[0]), Path(item.inputs[1]), model=model, mode=options["mode"],
+                             best_frame=bool(options["best_frame"]), paste_back=bool(options["paste_back"]),
+                             side_by_side=bool(options["side_by_side"]), max_seconds=options["max_seconds"])
+            return Produced(result.path, {"frames": result.frames, "fps": result.fps, "notes": result.notes})
+
+        return self.each(items, one)
 
 
 class FaceSwapTask(Task):
@@ -432,23 +434,20 @@ class FaceSwapTask(Task):
     def run(self, model, items, options):
         from gen_models.pipelines.face_swap import flicker_text, swap_image, swap_video
 
-        out = []
-        for item in items:
-            try:
-                if item.kind == "image":
-                    result = swap_image(Path(item.inputs[0]), model=model, direction=options["direction"],
-                                        seamless=bool(options["seamless"]))
-                else:
-                    result = swap_video(Path(item.inputs[0]), model=model, direction=options["direction"],
-                                        smoothing=options["smoothing"], seamless=bool(options["seamless"]),
-                                        side_by_side=bool(options["side_by_side"]), max_seconds=options["max_seconds"])
-                info = {"frames": result.frames, "faces_found": result.faces_found, "notes": result.notes}
-                if result.flicker:
-                    info["flicker"] = flicker_text(result.flicker)
-                out.append(Produced(result.path, info))
-            except Exception as exc:  # noqa: BLE001
-                out.append(exc)
-        return out
+        def one(item: Item) -> Produced:
+            if item.kind == "image":
+                result = swap_image(Path(item.inputs[0]), model=model, direction=options["direction"],
+                                    seamless=bool(options["seamless"]))
+            else:
+                result = swap_video(Path(item.inputs[0]), model=model, direction=options["direction"],
+                                    smoothing=options["smoothing"], seamless=bool(options["seamless"]),
+                                    side_by_side=bool(options["side_by_side"]), max_seconds=options["max_seconds"])
+            info = {"frames": result.frames, "faces_found": result.faces_found, "notes": result.notes}
+            if result.flicker:
+                info["flicker"] = flicker_text(result.flicker)
+            return Produced(result.path, info)
+
+        return self.each(items, one)
 
 
 TASKS: dict[str, Task] = {t.name: t for t in (AgeTask(), ColorizeTask(), TranslateTask(), FacesTask(), AnimateTask(),
