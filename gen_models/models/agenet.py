@@ -31,6 +31,9 @@ from gen_models.models._config import config_from_dict
 if TYPE_CHECKING:
     from gen_models.media.face import Face
 
+# registry.create lays the model out channels-last on a CPU, where oneDNN's NHWC convolutions are faster
+# (one thread, per face: 16.0 → 12.6 ms); the outputs differ by float rounding only
+CPU_CHANNELS_LAST = True
 AGE_BUCKETS = ["(0-2)", "(4-6)", "(8-12)", "(15-20)", "(25-32)", "(38-43)", "(48-53)", "(60-100)"]
 # Approximate age in years for each bucket, for an expected age = Σ p_i · midpoint_i. The paper reports buckets only
 # (no regression target); these are the bucket centres, except the open-ended (60-100), where 70 is our convention

@@ -35,7 +35,11 @@ from torch import nn
 from gen_models.core.checkpoint import load_checkpoint, load_strict
 from gen_models.core.errors import WeightsIntegrityError
 from gen_models.models._config import config_from_dict
+from gen_models.models._ops import InstanceNorm2d
 
+# registry.create lays the model out channels-last on a CPU, where oneDNN's NHWC convolutions are faster
+# (one thread, one 256² image: 0.67 → 0.55 s, with the channels-last InstanceNorm); the outputs differ by float rounding only
+CPU_CHANNELS_LAST = True
 N_DOWNSAMPLING = 2
 SIZE_MULTIPLE = 4  # 2 stride-2 convolutions down, 2 up: sides must be multiples of 2**N_DOWNSAMPLING
 
@@ -70,7 +74,7 @@ class Config:
 
 
 def _instance_norm(channels: int) -> nn.InstanceNorm2d:
-    return nn.InstanceNorm2d(channels, affine=False, track_running_stats=False)
+    return InstanceNorm2d(channels, affine=False, track_running_stats=False)
 
 
 class ResnetBlock(nn.Module):

@@ -48,6 +48,9 @@ from gen_models.core.checkpoint import load_checkpoint, load_strict
 from gen_models.core.errors import InputError, WeightsIntegrityError
 from gen_models.models._config import config_from_dict
 
+# registry.create lays the model out channels-last on a CPU, where oneDNN's NHWC convolutions are faster
+# (one thread, Artistic at render factor 35: 16.0 → 12.2 s); the outputs differ by float rounding only
+CPU_CHANNELS_LAST = True
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
 RENDER_BASE = 16  # the official square render size is render_factor × 16 px

@@ -34,7 +34,11 @@ from torch import nn
 from gen_models.core.checkpoint import load_checkpoint, load_strict
 from gen_models.core.errors import WeightsIntegrityError
 from gen_models.models._config import config_from_dict
+from gen_models.models._ops import derived, phase_conv, phase_kernels
 
+# registry.create lays the model out channels-last on a CPU, where oneDNN's NHWC convolutions are faster
+# (one thread, a 1024² face at batch 1: 0.76 → 0.57 s); the outputs differ by float rounding only
+CPU_CHANNELS_LAST = True
 INIT_RES = 4
 CONV_GAIN = math.sqrt(2.0)
 RGB_GAIN = 1.0
@@ -98,9 +102,16 @@ class ConvBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = pixel_norm(x)
-        if self.upsample:
-            x = F.interpolate(x, scale_factor=2, mode="nearest")
-        x = F.conv2d(x, self.weight * self.wscale, self.bias, padding=self.padding)
+        if self.upsample and self.weight.shape[2:] == (3, 3) and self.padding == 1:
+            # the upsample and the 3×3 conv as four 2×2 convs on the small input (_ops.upsample_conv's math)
+            kernel, bias = derived(self, "phases", (self.weight, self.bias),
+                                   lambda: phase_kernels(self.weight * self.wscale, self.bias))
+            x = phase_conv(x, kernel, bias)
+        else:
+            if self.upsample:
+                x = F.interpolate(x, scale_factor=2, mode="nearest")
+            (weight,) = derived(self, "scaled", (self.weight,), lambda: (self.weight * self.wscale,))
+            x = F.conv2d(x, weight, self.bias, padding=self.padding)
         return F.leaky_relu(x, LRELU_SLOPE, inplace=True) if self.activate else x  # x is the conv's own output
 
 

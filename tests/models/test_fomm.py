@@ -326,16 +326,17 @@ def test_not_a_dict_is_refused(tmp_path):
         load_fomm(path, TINY)
 
 
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last], ids=["nchw", "channels-last"])
 @pytest.mark.parametrize("dense_scale", [0.5, 0.25], ids=["motion-16px-resized", "motion-8px-same-size"])
-def test_forward_matches_an_independent_functional_implementation(dense_scale):
+def test_forward_matches_an_independent_functional_implementation(dense_scale, layout):
     cfg = model_params(TINY)
     cfg["generator_params"]["dense_motion_params"]["scale_factor"] = dense_scale
-    model = tiny_model(seed=7, config=cfg)
+    model = tiny_model(seed=7, config=cfg).to(memory_format=layout)  # channels-last: how the catalog runs it on a CPU
     kp_state, gen_state = model.kp_detector.state_dict(), model.generator.state_dict()
     assert torch.allclose(kp_state["down.weight"], ref_aa_kernel(3, 0.5), atol=1e-7)
     assert torch.allclose(gen_state["dense_motion_network.down.weight"], ref_aa_kernel(3, dense_scale), atol=1e-7)
 
-    frames = images(2, seed=11)
+    frames = images(2, seed=11).contiguous(memory_format=layout)
     kp_d, kp_s = random_keypoints(2, 3, seed=12), random_keypoints(2, 3, seed=13)
     with torch.no_grad():
         ours_kp = model.keypoints(frames)

@@ -273,10 +273,11 @@ def reference_inpainting(sd, source, flow, occ):
     return image * (1 - occ[3]) + _warp(source, flow) * occ[3]
 
 
-def test_tiny_forward_matches_functional_reference():
-    model = tiny_tpsmm(1)
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last], ids=["nchw", "channels-last"])
+def test_tiny_forward_matches_functional_reference(layout):
+    model = tiny_tpsmm(1).to(memory_format=layout)  # channels-last: how the catalog runs it on a CPU
     gen = torch.Generator().manual_seed(2)
-    source = torch.rand(2, 3, SIZE, SIZE, generator=gen)
+    source = torch.rand(2, 3, SIZE, SIZE, generator=gen).contiguous(memory_format=layout)
     kp_s = torch.rand(2, 10, 2, generator=gen) * 1.6 - 0.8
     kp_d = kp_s + 0.15 * torch.randn(2, 10, 2, generator=gen)
 
