@@ -159,3 +159,30 @@ def test_model_cache_reuses_bounds_and_loads_once():
     cache.get("c", builder("c"))
     assert cache.keys() == ["a", "c"]
     assert builds == ["a", "b", "c"]
+
+
+def test_cpu_models_are_laid_out_channels_last_where_their_architecture_says():
+    """registry.create lays out a model channels-last on a CPU when its architecture measured faster so (oneDNN's
+    NHWC convolutions); its output is the plain layout's, to float rounding; other models keep the plain layout."""
+    import copy
+
+    import numpy as np
+
+    from gen_models.core import registry
+    from gen_models.models import cyclegan
+
+    flagged = {name for name in ARCHITECTURES if getattr(registry.architecture(name), "CPU_CHANNELS_LAST", False)}
+    assert {"fomm", "tpsmm", "pggan", "deoldify", "agenet", "cyclegan", "zhang"} <= flagged
+    torch.manual_seed(0)
+    model = registry.create("cyclegan-horse2zebra", weights=False, device="cpu")
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs)
+    plain = copy.deepcopy(model).to(memory_format=torch.contiguous_format)
+    assert not plain.state_dict().keys() ^ model.state_dict().keys()  # the same official keys
+    image = np.random.default_rng(1).integers(0, 256, (64, 96, 3), dtype=np.uint8)
+    got, want = cyclegan.translate(model, image), cyclegan.translate(plain, image)
+    assert got.shape == want.shape == image.shape
+    assert np.abs(got.astype(int) - want.astype(int)).max() <= 1  # rounding can move a truncated level by one
+    digits = registry.create("lab-all", weights=False, device="cpu")
+    assert "dcgan-digits" not in flagged
+    assert all(p.is_contiguous() for p in digits.parameters())
